@@ -1,0 +1,7 @@
+import type { Collector } from '../src/runtime/contract';
+import { inseeContours } from './insee-contours';
+
+/** The collectors shipped in this repository. */
+export function builtinCollectors(): Collector<unknown>[] {
+  return [inseeContours as Collector<unknown>];
+}

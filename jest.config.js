@@ -1,0 +1,28 @@
+'use strict';
+// p-limit and p-retry (and their dependencies) ship as ESM only; jest's module loader cannot
+// require() them, so they are transpiled to CommonJS like our own sources.
+const esmOnly = ['p-limit', 'p-retry', 'yocto-queue', 'is-network-error'];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/tests/support/env.ts'],
+  transform: {
+    '^.+\\.[tj]s$': [
+      'ts-jest',
+      {
+        tsconfig: {
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          allowJs: true,
+          isolatedModules: true,
+          ignoreDeprecations: '6.0',
+        },
+      },
+    ],
+  },
+  transformIgnorePatterns: [`node_modules/(?!(${esmOnly.join('|')})/)`],
+  testTimeout: 30000,
+};

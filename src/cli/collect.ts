@@ -1,0 +1,63 @@
+import { DEFAULTS } from '../config/types';
+import { RequestError } from '../errors';
+import { newExecutionId } from '../execution/execution-id';
+import { runCollector } from '../runtime/run-collector';
+import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+
+export interface CollectOptions {
+  options?: Record<string, unknown>;
+  json?: boolean;
+}
+
+/** Runs one collector in this process, exactly as its HTTP route would. */
+export async function collectCommand(
+  name: string,
+  options: CollectOptions,
+  global: GlobalOptions,
+  loadServices: ServicesLoader,
+  io: CliIO,
+): Promise<number> {
+  const services = await loadServices(global);
+  try {
+    const collector = services.registry.get(name);
+    if (!collector) {
+      throw new RequestError(
+        `no collector named "${name}" (available: ${services.registry.names().join(', ')})`,
+        {},
+        'COLLECTOR_UNKNOWN',
+      );
+    }
+    const configured = services.config.collectors.find((c) => c.name === name);
+    const now = services.clock.now();
+    const { record } = await runCollector(
+      collector,
+      {
+        executionId: newExecutionId(now),
+        collector: name,
+        scheduledTime: new Date(now).toISOString(),
+        attempt: 1,
+        options: { ...configured?.options, ...options.options },
+      },
+      configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds,
+      {
+        stores: { raw: services.stores.raw, state: services.stores.state },
+        fetch: services.fetch,
+        clock: services.clock,
+        logger: services.logger,
+        env: services.env,
+      },
+    );
+    if (options.json) io.stdout(JSON.stringify(record, null, 2) + '\n');
+    else {
+      const what =
+        record.status === 'success'
+          ? `${record.result?.records ?? 0} records, ${record.manifest?.totals.objects ?? 0} objects`
+          : (record.error ?? record.reason ?? '');
+      io.stdout(`${name}: ${record.status} in ${record.durationSeconds?.toFixed(2)} s: ${what}\n`);
+      if (record.manifest) io.stdout(`manifest: ${record.manifest.location}\n`);
+    }
+    return record.status === 'failed' ? EXIT.failed : EXIT.ok;
+  } finally {
+    await services.close();
+  }
+}

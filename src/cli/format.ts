@@ -1,0 +1,64 @@
+import type { ProgressEvent } from '../dispatch/types';
+import type { CollectorReport, ExecutionReport } from '../report/report';
+
+/** A fixed-width text table; the last column is cut to fit `width`. */
+export function table(headers: string[], rows: string[][], width = 120): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0);
+  widths[widths.length - 1] = Math.max(10, Math.min(widths[widths.length - 1]!, width - fixed));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => {
+        const w = widths[i]!;
+        const text = c.length > w ? `${c.slice(0, w - 1)}…` : c;
+        return i === cells.length - 1 ? text : text.padEnd(w);
+      })
+      .join('  ');
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function reportTable(report: ExecutionReport, width?: number): string {
+  const rows = Object.entries(report.collectors).map(([name, c]) => [
+    name,
+    c.status,
+    c.http_status === null ? '-' : String(c.http_status),
+    String(c.attempts),
+    c.duration_seconds === null ? '-' : `${c.duration_seconds.toFixed(2)} s`,
+    detail(c),
+  ]);
+  return table(['COLLECTOR', 'STATUS', 'HTTP', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, width);
+}
+
+function detail(c: CollectorReport): string {
+  if (c.error) return c.error_type ? `${c.error_type}: ${c.error}` : c.error;
+  if (c.reason) return c.reason;
+  const result = c.result as { records?: unknown } | null;
+  if (result && typeof result.records === 'number') return `${result.records} records`;
+  return '';
+}
+
+export function summaryLine(report: ExecutionReport): string {
+  const s = report.summary;
+  const parts = [`${s.succeeded} succeeded`, `${s.failed} failed`, `${s.skipped} skipped`];
+  if (s.scheduled) parts.push(`${s.scheduled} scheduled`);
+  if (s.running) parts.push(`${s.running} running`);
+  return `execution ${report.execution_id} (${report.trigger.kind}, ${report.mode}): ${s.total} collector${s.total === 1 ? '' : 's'}, ${parts.join(', ')} in ${report.duration_seconds.toFixed(2)} s`;
+}
+
+export function progressLine(event: ProgressEvent): string {
+  switch (event.type) {
+    case 'start':
+      return `→ ${event.name}: attempt ${event.attempt} → ${event.url}`;
+    case 'retry':
+      return `↻ ${event.name}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt}) after ${event.reason}`;
+    case 'finish': {
+      const o = event.outcome;
+      const took =
+        o.startMs !== null && o.endMs !== null ? ` in ${((o.endMs - o.startMs) / 1000).toFixed(2)} s` : '';
+      if (o.status === 'failed')
+        return `✗ ${o.name}: failed${took} (${o.errorType ?? 'error'}): ${o.error ?? ''}`;
+      if (o.status === 'skipped') return `- ${o.name}: skipped (${o.reason ?? ''})`;
+      return `✓ ${o.name}: ${o.status}${took}`;
+    }
+  }
+}

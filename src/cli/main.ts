@@ -1,0 +1,123 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { builtinCollectors } from '../../collectors';
+import { ConfigError } from '../config/errors';
+import { configPath, loadConfig } from '../config/load';
+import { DISPATCH_MODES } from '../config/types';
+import { errorMessage, isSchedulerError } from '../errors';
+import { CollectorRegistry } from '../runtime/registry';
+import { createServices, type ServiceOptions } from '../services';
+import { createLogger, type LogEntry } from '../util/log';
+import { collectCommand } from './collect';
+import { runCommand } from './run';
+import { statusCommand } from './status';
+import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+
+export { EXIT, type CliIO } from './types';
+
+export const processIO: CliIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+  cwd: process.cwd(),
+};
+
+export async function main(
+  argv: string[],
+  io: CliIO = processIO,
+  overrides: ServiceOptions = {},
+): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const loadServices: ServicesLoader = async (global) => {
+    const registry = overrides.registry ?? new CollectorRegistry(builtinCollectors());
+    const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
+      builtinCollectors: registry.names(),
+    });
+    const logger = createLogger(humanSink(io), {}, global.verbose ? 'INFO' : 'WARNING');
+    return createServices(config, { env: io.env, logger, ...overrides, registry });
+  };
+
+  const program = new Command('scheduler')
+    .description('Master scheduler for data collectors: run, inspect and plan executions.')
+    .option('-c, --config <file>', 'config file (default: $SCHEDULER_CONFIG, else config/config.yaml)')
+    .option('-v, --verbose', 'also print collector logs')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  program
+    .command('run')
+    .description('run one execution now, in this process, with live progress and a summary table')
+    .option(
+      '--collectors <names>',
+      'comma-separated collectors to run (default: every enabled one, or those due at --at)',
+    )
+    .addOption(new Option('--mode <mode>', 'dispatch mode').choices(DISPATCH_MODES))
+    .option('--at <time>', 'run the collectors due at this ISO time (a tick)', isoTime)
+    .option('--dry-run', 'print what would be dispatched, and where; send nothing')
+    .option('--force', 'run even if this tick already ran')
+    .option('--json', 'print the report as JSON')
+    .action(async (options) => {
+      exitCode = await runCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('status')
+    .description('show the latest execution report (or one, with --id)')
+    .option('--id <executionId>', 'an execution id')
+    .option('--json', 'print the report as JSON')
+    .action(async (options) => {
+      exitCode = await statusCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('collect')
+    .description('run one collector in this process')
+    .argument('<name>', 'collector name')
+    .option('--options <json>', 'options as JSON, merged over the configured ones', jsonObject)
+    .option('--json', 'print the run record as JSON')
+    .action(async (name: string, options) => {
+      exitCode = await collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    io.stderr(`error: ${errorMessage(error)}\n`);
+    if (
+      error instanceof ConfigError ||
+      isSchedulerError(error, 'REQUEST_INVALID') ||
+      isSchedulerError(error, 'COLLECTOR_UNKNOWN') ||
+      isSchedulerError(error, 'CONFIG_NOT_FOUND')
+    ) {
+      return EXIT.usage;
+    }
+    return EXIT.failed;
+  }
+}
+
+function humanSink(io: CliIO) {
+  return (entry: LogEntry) => {
+    const { severity, message, collector } = entry;
+    io.stderr(`${severity.toLowerCase()}${collector ? ` [${String(collector)}]` : ''}: ${message}\n`);
+  };
+}
+
+function isoTime(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError('expected an ISO 8601 time like 2026-11-22T14:00:00Z');
+  }
+  return value;
+}
+
+function jsonObject(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected a JSON object, e.g. \'{"departements":["75"]}\'');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new InvalidArgumentError('expected a JSON object');
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,37 @@
+import { ReportStore } from '../report/report-store';
+import { reportTable, summaryLine } from './format';
+import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+
+export interface StatusOptions {
+  id?: string;
+  json?: boolean;
+}
+
+export async function statusCommand(
+  options: StatusOptions,
+  global: GlobalOptions,
+  loadServices: ServicesLoader,
+  io: CliIO,
+): Promise<number> {
+  const services = await loadServices(global);
+  try {
+    const reports = new ReportStore(services.stores.reports, services.logger);
+    const report = options.id ? await reports.get(options.id) : await reports.latest();
+    if (!report) {
+      io.stderr(
+        options.id
+          ? `no report for execution ${options.id} in ${reports.location}\n`
+          : `no execution report yet in ${reports.location}\n`,
+      );
+      return EXIT.failed;
+    }
+    if (options.json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+    else
+      io.stdout(
+        `${reportTable(report)}\n\n${summaryLine(report)}\nstarted ${report.start_time}, ended ${report.end_time}\n`,
+      );
+    return EXIT.ok;
+  } finally {
+    await services.close();
+  }
+}

@@ -1,0 +1,238 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as v from 'valibot';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { SchedulerError } from '../errors';
+import { ConfigError, type ConfigProblem } from './errors';
+import { interpolate } from './interpolate';
+import { normalise } from './normalise';
+import { configSchema, type RawConfig } from './schema';
+import { closest } from './suggest';
+import type { Config } from './types';
+
+export const DEFAULT_CONFIG_FILE = 'config/config.yaml';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Which file to load: the CLI's --config, else $SCHEDULER_CONFIG, else config/config.yaml. */
+export function configPath(
+  explicit: string | undefined,
+  env: Env = process.env,
+  cwd: string = process.cwd(),
+): string {
+  return path.resolve(cwd, explicit ?? env['SCHEDULER_CONFIG'] ?? DEFAULT_CONFIG_FILE);
+}
+
+export interface ParseOptions {
+  /** Collectors this process can serve itself; a configured collector with no URL must be one of them. */
+  builtinCollectors?: readonly string[];
+}
+
+export async function loadConfig(
+  file: string,
+  env: Env = process.env,
+  options: ParseOptions = {},
+): Promise<Config> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (cause) {
+    const why =
+      (cause as { code?: string }).code === 'ENOENT'
+        ? 'does not exist'
+        : `cannot be read (${(cause as Error).message})`;
+    throw new SchedulerError(
+      'CONFIG_NOT_FOUND',
+      `config file ${file} ${why}; pass --config or set SCHEDULER_CONFIG`,
+      { cause },
+    );
+  }
+  return parseConfig(text, path.relative(process.cwd(), file) || file, env, options);
+}
+
+/** Parses, interpolates, validates and normalises one config text into a frozen Config. */
+export function parseConfig(
+  text: string,
+  source: string,
+  env: Env = process.env,
+  options: ParseOptions = {},
+): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (offset: number | undefined) =>
+    offset === undefined ? null : lineCounter.linePos(offset).line;
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => ({
+        path: '',
+        line: lineOf(e.pos[0]),
+        message: `is not valid YAML: ${e.message.split('\n')[0]}`,
+      })),
+    );
+  }
+
+  const problems: ConfigProblem[] = interpolate(doc, env).map((p) => ({
+    path: pathOfNode(doc, p.node) ?? '',
+    line: lineOf(p.node.range?.[0]),
+    message: p.message,
+  }));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  const input = doc.toJS() ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(source, [
+      { path: '', line: 1, message: 'must be a YAML mapping (key: value pairs) at the top level' },
+    ]);
+  }
+
+  const result = v.safeParse(configSchema, input, { abortEarly: false });
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.issues.map((issue) => describeIssue(issue, doc, lineOf)),
+    );
+  }
+
+  const crossProblems: ConfigProblem[] = [];
+  const complain = (keyPath: string, message: string) => {
+    crossProblems.push({ path: keyPath, line: lineOf(locate(doc, keyPath.split('.'))), message });
+  };
+  const config = normalise(result.output as RawConfig, source, complain);
+  if (options.builtinCollectors) {
+    const builtins = options.builtinCollectors;
+    const section = (result.output as RawConfig).collectors ? 'collectors' : 'scheduler.collectors';
+    for (const c of config.collectors.filter((c) => c.url === null && !builtins.includes(c.name))) {
+      const s = closest(c.name, builtins);
+      complain(
+        `${section}.${c.name}`,
+        `is not a built-in collector${s ? ` (did you mean "${s}"?)` : ''} and has no url; built in: ${builtins.join(', ')}`,
+      );
+    }
+  }
+  if (crossProblems.length > 0) throw new ConfigError(source, crossProblems);
+  return deepFreeze(config);
+}
+
+type Issue = v.InferIssue<typeof configSchema>;
+
+function describeIssue(
+  issue: Issue,
+  doc: Document,
+  lineOf: (offset: number | undefined) => number | null,
+): ConfigProblem {
+  const keys = (issue.path ?? []).map((p) => String(p.key));
+  const keyPath = keys.join('.');
+  const line = lineOf(locate(doc, keys));
+  const last = issue.path?.[issue.path.length - 1];
+
+  if (issue.type === 'strict_object' && last?.origin === 'key') {
+    const allowed = allowedKeys(keys.slice(0, -1));
+    const suggestion = closest(String(last.key), allowed);
+    return {
+      path: keyPath,
+      line,
+      message: `unknown key${suggestion ? `; did you mean "${suggestion}"?` : ` (expected one of: ${allowed.join(', ')})`}`,
+    };
+  }
+  if (issue.message.startsWith('Invalid type')) {
+    return {
+      path: keyPath,
+      line,
+      message: `expected ${describeExpected(issue.expected)}, got ${issue.received}`,
+    };
+  }
+  const got =
+    issue.received && !issue.message.includes(issue.received) && last?.origin !== 'key'
+      ? ` (got ${issue.received})`
+      : '';
+  const subject = last?.origin === 'key' ? `"${String(last.key)}" ` : '';
+  return { path: keyPath, line, message: `${subject}${issue.message}${got}` };
+}
+
+function describeExpected(expected: string | null): string {
+  if (!expected) return 'a value';
+  const words: Record<string, string> = {
+    Object: 'a mapping',
+    number: 'a number',
+    string: 'a string',
+    boolean: 'true or false',
+  };
+  return expected
+    .split(' | ')
+    .map((e) => words[e] ?? e)
+    .join(' or ');
+}
+
+type AnySchema = {
+  type: string;
+  entries?: Record<string, AnySchema>;
+  wrapped?: AnySchema;
+  value?: AnySchema;
+  pipe?: AnySchema[];
+};
+
+/** The keys the schema allows at `keys`, for "did you mean". */
+function allowedKeys(keys: string[]): string[] {
+  let schema: AnySchema | undefined = configSchema as unknown as AnySchema;
+  const unwrap = (s: AnySchema | undefined) => {
+    while (s?.wrapped) s = s.wrapped;
+    return s;
+  };
+  for (const key of keys) {
+    schema = unwrap(schema);
+    if (!schema) return [];
+    schema = schema.entries ? schema.entries[key] : schema.value;
+  }
+  schema = unwrap(schema);
+  return Object.keys(schema?.entries ?? {});
+}
+
+/** The source offset of the deepest node on `keys` that exists (the key itself where possible). */
+function locate(doc: Document, keys: string[]): number | undefined {
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
+  for (const key of keys) {
+    if (!isMap(node)) break;
+    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    if (!pair) break;
+    offset = (pair.key as Node).range?.[0] ?? offset;
+    node = pair.value;
+  }
+  return offset;
+}
+
+/** The key path of a node, found by walking the document (only used for the rare interpolation error). */
+function pathOfNode(doc: Document, target: Node): string | null {
+  const search = (node: unknown, trail: string[]): string | null => {
+    if (node === target) return trail.join('.');
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const found = search(pair.value, [...trail, String(isScalar(pair.key) ? pair.key.value : pair.key)]);
+        if (found !== null) return found;
+      }
+    } else if (
+      node &&
+      typeof node === 'object' &&
+      'items' in node &&
+      Array.isArray((node as { items: unknown[] }).items)
+    ) {
+      const items = (node as { items: unknown[] }).items;
+      for (let i = 0; i < items.length; i++) {
+        const found = search(items[i], [...trail, String(i)]);
+        if (found !== null) return found;
+      }
+    }
+    return null;
+  };
+  return search(doc.contents, []);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,83 @@
+/** Closed sets as const tuples, each with its union type (see STYLE.md). */
+export const DISPATCH_MODES = ['http', 'tasks'] as const;
+export type DispatchMode = (typeof DISPATCH_MODES)[number];
+
+export const AUTH_TYPES = ['none', 'bearer', 'google-id-token'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  attempts: number;
+  minBackoffSeconds: number;
+  maxBackoffSeconds: number;
+}
+
+export type AuthConfig =
+  { type: 'none' } | { type: 'google-id-token' } | { type: 'bearer'; tokenEnv: string; secret?: string };
+
+export interface TasksConfig {
+  project?: string;
+  location?: string;
+  queue: string;
+  serviceAccountEmail?: string;
+  /** Queue settings applied by `scheduler queues`. */
+  maxDispatchesPerSecond: number;
+  maxConcurrentDispatches: number;
+  maxAttempts: number;
+}
+
+export interface CollectorConfig {
+  name: string;
+  enabled: boolean;
+  /** A 5-field cron expression (or @daily-style nickname); null: never due on a tick. */
+  schedule: string | null;
+  /** Where the collector is served; null means the scheduler serves it itself on loopback. */
+  url: string | null;
+  timeoutSeconds: number;
+  options: Readonly<Record<string, unknown>>;
+  group: string | null;
+  groupWaitSeconds: number;
+  queue: string | null;
+  retry: RetryPolicy;
+}
+
+export interface Config {
+  /** The file it was loaded from, for messages. */
+  source: string;
+  timezone: string;
+  storage: { reports: string; raw: string; state: string };
+  scheduler: {
+    mode: DispatchMode;
+    maxConcurrentCollectors: number;
+    deadlineSeconds: number;
+    maxResponseBytes: number;
+    retry: RetryPolicy;
+    auth: AuthConfig;
+    tasks: TasksConfig;
+    /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
+    useSecretManager: boolean;
+  };
+  /** In config order: group members run in this order. */
+  collectors: readonly CollectorConfig[];
+}
+
+/** Defaults, where they are documented. */
+export const DEFAULTS = {
+  timezone: 'UTC',
+  storage: { reports: './var/reports', raw: './var/raw', state: './var/state' },
+  mode: 'http' as DispatchMode,
+  /** Collectors called at once in HTTP mode. */
+  maxConcurrentCollectors: 4,
+  /** Under the 540 s limit of a 1st-gen Cloud Function, leaving time to write the report. */
+  deadlineSeconds: 500,
+  /** A collector's JSON summary is small; anything past this is cut off and reported. */
+  maxResponseBytes: 1024 * 1024,
+  retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },
+  collectorTimeoutSeconds: 300,
+  groupWaitSeconds: 0,
+  tokenEnv: 'FUNCTION_AUTH_TOKEN',
+  queue: 'data-collectors',
+  maxDispatchesPerSecond: 5,
+  maxConcurrentDispatches: 10,
+  maxTaskAttempts: 5,
+} as const;

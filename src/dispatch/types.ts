@@ -1,0 +1,74 @@
+import type { RetryPolicy } from '../config/types';
+import type { DispatchPayload } from '../runtime/payload';
+
+export const COLLECTOR_STATUSES = ['success', 'failed', 'scheduled', 'skipped', 'running'] as const;
+export type CollectorStatus = (typeof COLLECTOR_STATUSES)[number];
+
+/** Error types keep the original design's names (those of Python requests' exceptions). */
+export const ERROR_TYPES = [
+  'Timeout',
+  'ConnectionError',
+  'HTTPError',
+  'InvalidResponse',
+  'ResponseTooLarge',
+  'AuthError',
+  'CollectorError',
+  'TasksError',
+] as const;
+
+export interface DispatchTarget {
+  name: string;
+  url: string;
+  payload: DispatchPayload;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  group: string | null;
+  queue: string | null;
+}
+
+/** How one collector's dispatch ended, before it becomes a report entry. */
+export interface CollectorOutcome {
+  name: string;
+  status: CollectorStatus;
+  httpStatus: number | null;
+  error: string | null;
+  errorType: string | null;
+  startMs: number | null;
+  endMs: number | null;
+  attempts: number;
+  /** The collector's JSON summary. */
+  result: unknown;
+  /** Why it was skipped (e.g. group_busy, missing_credentials). */
+  reason?: string;
+  manifest?: unknown;
+  /** Anything else worth a report field (duplicate task, lease holder, task name). */
+  extra?: Record<string, unknown>;
+}
+
+export type ProgressEvent =
+  | { type: 'start'; name: string; attempt: number; url: string }
+  | { type: 'retry'; name: string; attempt: number; delayMs: number; reason: string }
+  | { type: 'finish'; outcome: CollectorOutcome };
+
+export type ProgressListener = (event: ProgressEvent) => void;
+
+export interface DispatchOptions {
+  /** Aborted at the execution's deadline. */
+  signal: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+export interface Dispatcher {
+  dispatch(targets: readonly DispatchTarget[], options: DispatchOptions): Promise<CollectorOutcome[]>;
+}
+
+/** A progress listener that can never throw into the fan-out. */
+export function safeListener(listener: ProgressListener | undefined): ProgressListener {
+  return (event) => {
+    try {
+      listener?.(event);
+    } catch {
+      // Reporting progress is never worth failing a collector.
+    }
+  };
+}

@@ -1,0 +1,39 @@
+import type * as http from 'node:http';
+import { close, createNodeServer, listen } from './node-server';
+import type { AppHandler } from './types';
+
+/**
+ * With no collector URL configured, the scheduler serves the collector routes itself on a loopback
+ * port and dispatches to them over HTTP, so a local run takes the same path as the cloud one.
+ * Started on first use, once per process.
+ */
+export class EmbeddedCollectors {
+  private server: http.Server | null = null;
+  private base: Promise<string> | null = null;
+
+  constructor(private readonly handler: () => AppHandler) {}
+
+  baseUrl(): Promise<string> {
+    this.base ??= (async () => {
+      this.server = createNodeServer(this.handler());
+      // An idle embedded server must not keep a CLI process alive.
+      this.server.unref();
+      return listen(this.server);
+    })();
+    return this.base;
+  }
+
+  isEmbedded(url: string): boolean {
+    return (
+      this.server !== null &&
+      this.base !== null &&
+      url.startsWith(`http://127.0.0.1:${(this.server.address() as { port: number } | null)?.port}/`)
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.server) await close(this.server);
+    this.server = null;
+    this.base = null;
+  }
+}

@@ -1,0 +1,20 @@
+/** The transport-neutral request and response the routes work with (functions-framework or node:http). */
+export interface AppRequest {
+  method: string;
+  path: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: Buffer | undefined;
+}
+
+export interface AppResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export type AppHandler = (request: AppRequest) => Promise<AppResponse>;
+
+export function header(request: AppRequest, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,103 @@
+import { RequestError } from '../errors';
+import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
+import type { Logger } from '../util/log';
+import type { ExecutionReport } from './report';
+
+const EXECUTION_ID = /^(\d{4})(\d{2})(\d{2})T\d{6}Z-[a-z0-9]{6,16}$/;
+
+export function isExecutionId(id: string): boolean {
+  return EXECUTION_ID.test(id);
+}
+
+/** `<reports>/YYYY/MM/DD/<executionId>.json`, the date being the execution's start (UTC), as in its id. */
+export function reportKey(executionId: string): string {
+  const m = EXECUTION_ID.exec(executionId);
+  if (!m) throw new RequestError(`"${executionId}" is not an execution id (like 20261122T020000Z-1a2b3c4d)`);
+  return `${m[1]}/${m[2]}/${m[3]}/${executionId}.json`;
+}
+
+export const LATEST_KEY = 'latest.json';
+
+export interface SaveResult {
+  stored: boolean;
+  location: string | null;
+  error: string | null;
+}
+
+/** Reads and writes execution reports. */
+export class ReportStore {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly logger: Logger,
+  ) {}
+
+  get location(): string {
+    return this.store.location;
+  }
+
+  /**
+   * Stores the report and points latest.json at it. If the store fails (after its own retries), the
+   * whole report goes to the log as one structured entry, so it is never lost.
+   */
+  async save(report: ExecutionReport): Promise<SaveResult> {
+    const key = reportKey(report.execution_id);
+    const body = JSON.stringify(report, null, 2) + '\n';
+    try {
+      await this.store.put(key, body, { contentType: 'application/json' });
+    } catch (error) {
+      const message = `execution report could not be stored at ${this.store.location}/${key}: ${(error as Error).message}`;
+      this.logger.error(message, { executionId: report.execution_id, report });
+      return { stored: false, location: null, error: message };
+    }
+    try {
+      await this.updateLatest(report, body);
+    } catch (error) {
+      // The dated report is safe; only the pointer is stale.
+      this.logger.warn(`latest.json not updated: ${(error as Error).message}`, {
+        executionId: report.execution_id,
+      });
+    }
+    return { stored: true, location: `${this.store.location}/${key}`, error: null };
+  }
+
+  /** latest.json only moves forward: an execution that started earlier never replaces a later one. */
+  private async updateLatest(report: ExecutionReport, body: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await readJson<ExecutionReport>(this.store, LATEST_KEY).catch(() => null);
+      if (current && current.value.start_time > report.start_time) return;
+      try {
+        await this.store.put(LATEST_KEY, body, {
+          contentType: 'application/json',
+          ifGenerationMatch: current?.generation ?? 0,
+        });
+        return;
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+      }
+    }
+  }
+
+  async latest(): Promise<ExecutionReport | null> {
+    return (await readJson<ExecutionReport>(this.store, LATEST_KEY))?.value ?? null;
+  }
+
+  async get(executionId: string): Promise<ExecutionReport | null> {
+    return (await readJson<ExecutionReport>(this.store, reportKey(executionId)))?.value ?? null;
+  }
+
+  /** Reports of the last `days` days, newest first (for run-time statistics). */
+  async recent(days: number, now: Date, limit = 50): Promise<ExecutionReport[]> {
+    const out: ExecutionReport[] = [];
+    for (let d = 0; d < days && out.length < limit; d++) {
+      const day = new Date(now.getTime() - d * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '/');
+      const keys: string[] = [];
+      for await (const info of this.store.list(`${day}/`)) keys.push(info.key);
+      for (const key of keys.sort().reverse()) {
+        const found = await readJson<ExecutionReport>(this.store, key).catch(() => null);
+        if (found) out.push(found.value);
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
+  }
+}

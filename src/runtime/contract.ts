@@ -1,0 +1,85 @@
+import type { Clock } from '../util/clock';
+import type { Logger } from '../util/log';
+import type { ObjectStore } from '../store/types';
+import type { RawOutput } from './output';
+
+/**
+ * The plug-in contract every collector implements. A run must be idempotent for one
+ * (collector, scheduledTime): running it twice writes the same objects, never duplicates.
+ */
+export interface Collector<O = Record<string, unknown>> {
+  readonly name: string;
+  readonly description: string;
+  /** Turns the configured `options` into what `run` needs; throws a PermanentError when they are wrong. */
+  parseOptions(raw: Readonly<Record<string, unknown>>): O;
+  run(ctx: CollectorContext<O>): Promise<CollectorResult>;
+}
+
+export interface CollectorContext<O = Record<string, unknown>> {
+  readonly collector: string;
+  readonly executionId: string;
+  readonly scheduledTime: Date;
+  readonly attempt: number;
+  readonly options: O;
+  /** Raw output under `<raw>/<collector>/`; every object written is listed in the run's manifest. */
+  readonly output: RawOutput;
+  /** The collector's own state (watermarks, cursors) under `<state>/collectors/<collector>/`. */
+  readonly state: ObjectStore;
+  readonly fetch: typeof fetch;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Aborted at the collector's timeout; pass it to every fetch and stream. */
+  readonly signal: AbortSignal;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface CollectorResult {
+  /** Records fetched (features, rows, lines). */
+  records: number;
+  /** A small JSON summary for the report (what was fetched, watermarks). */
+  summary?: Record<string, unknown>;
+}
+
+export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/**
+ * What one collector run wrote and how it ended. Returned in the collector's HTTP response (`{run}`),
+ * stored under `<state>/runs/<executionId>/<collector>.json`, merged into the execution report.
+ */
+export interface RunRecord {
+  collector: string;
+  executionId: string;
+  scheduledTime: string;
+  attempt: number;
+  status: RunStatus;
+  startTime: string;
+  endTime: string | null;
+  durationSeconds: number | null;
+  error: string | null;
+  errorType: string | null;
+  /** For a failure: whether another attempt could succeed (the HTTP status says the same). */
+  retryable: boolean;
+  /** For a skip: why (e.g. missing_credentials). */
+  reason: string | null;
+  result: CollectorResult | null;
+  manifest: Manifest | null;
+}
+
+export interface ManifestObject {
+  key: string;
+  bytes: number;
+  md5: string;
+  records: number | null;
+  contentType: string;
+}
+
+export interface Manifest {
+  /** Where the manifest itself is stored. */
+  location: string;
+  collector: string;
+  executionId: string;
+  scheduledTime: string;
+  objects: ManifestObject[];
+  totals: { objects: number; bytes: number; records: number };
+}

@@ -1,0 +1,51 @@
+import * as v from 'valibot';
+import { RequestError } from '../errors';
+
+/** What every collector receives, the same in HTTP and Cloud Tasks mode. */
+export interface DispatchPayload {
+  executionId: string;
+  collector: string;
+  /** The tick this run belongs to; a run is idempotent for one (collector, scheduledTime). */
+  scheduledTime: string;
+  attempt: number;
+  options: Record<string, unknown>;
+}
+
+const isoTime = v.pipe(
+  v.string(),
+  v.check((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time'),
+);
+
+const payloadSchema = v.strictObject({
+  executionId: v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be an execution id (letters, digits, ".", "_", "-")'),
+  ),
+  collector: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  scheduledTime: isoTime,
+  attempt: v.optional(
+    v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')),
+    1,
+  ),
+  options: v.optional(v.record(v.string(), v.unknown()), {}),
+});
+
+/** Validates a collector request body; every problem is named by its field. */
+export function parsePayload(input: unknown, routeCollector: string): DispatchPayload {
+  const result = v.safeParse(payloadSchema, input, { abortEarly: false });
+  if (!result.success) {
+    const problems = result.issues.map((i) => {
+      const field = (i.path ?? []).map((p) => String(p.key)).join('.') || 'body';
+      if (i.type === 'strict_object') return `${field}: unknown field`;
+      if (i.message.startsWith('Invalid type')) return `${field}: expected ${i.expected}, got ${i.received}`;
+      return `${field}: ${i.message}`;
+    });
+    throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
+  }
+  if (result.output.collector !== routeCollector) {
+    throw new RequestError(
+      `payload is for collector "${result.output.collector}" but was posted to /collectors/${routeCollector}`,
+    );
+  }
+  return result.output;
+}

@@ -1,0 +1,159 @@
+import { errorMessage, SchedulerError } from '../errors';
+import type { ObjectStore } from '../store/types';
+import { isoTime, secondsBetween, type Clock } from '../util/clock';
+import type { Logger } from '../util/log';
+import { scrub } from '../util/secrets';
+import type { Collector, CollectorContext, RunRecord } from './contract';
+import { isRetryableRunError, PermanentError, SkipRun } from './errors';
+import { RawOutput } from './output';
+import type { DispatchPayload } from './payload';
+import { writeRunRecord } from './run-records';
+
+export interface CollectorRuntime {
+  stores: { raw: ObjectStore; state: ObjectStore };
+  fetch: typeof fetch;
+  clock: Clock;
+  logger: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface CollectorRunOutcome {
+  record: RunRecord;
+  /**
+   * 200 for success, skip and permanent failure (so neither the dispatcher nor Cloud Tasks retries what
+   * cannot succeed); 503 for a failure another attempt may fix.
+   */
+  httpStatus: number;
+}
+
+/** Runs one collector for one dispatch payload, writing its raw output, manifest and run record. */
+export async function runCollector(
+  collector: Collector<unknown>,
+  payload: DispatchPayload,
+  timeoutSeconds: number,
+  runtime: CollectorRuntime,
+): Promise<CollectorRunOutcome> {
+  const { clock } = runtime;
+  const started = clock.now();
+  const scheduledTime = new Date(payload.scheduledTime);
+  const log = runtime.logger.child({
+    collector: collector.name,
+    executionId: payload.executionId,
+    attempt: payload.attempt,
+  });
+  const base: RunRecord = {
+    collector: collector.name,
+    executionId: payload.executionId,
+    scheduledTime: scheduledTime.toISOString(),
+    attempt: payload.attempt,
+    status: 'running',
+    startTime: isoTime(started),
+    endTime: null,
+    durationSeconds: null,
+    error: null,
+    errorType: null,
+    retryable: false,
+    reason: null,
+    result: null,
+    manifest: null,
+  };
+  await writeRunRecord(runtime.stores.state, base, log);
+
+  const timeout = clock.timeout(
+    timeoutSeconds * 1000,
+    new SchedulerError(
+      'COLLECTOR_TIMEOUT',
+      `${collector.name} did not finish within its timeout of ${timeoutSeconds} s`,
+    ),
+  );
+  const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
+    collector: collector.name,
+    executionId: payload.executionId,
+    scheduledTime,
+  });
+  let record: RunRecord;
+  try {
+    let options: unknown;
+    try {
+      options = collector.parseOptions(payload.options);
+    } catch (error) {
+      throw error instanceof PermanentError
+        ? error
+        : new PermanentError(`invalid options for ${collector.name}: ${errorMessage(error)}`, {
+            cause: error,
+          });
+    }
+    const ctx: CollectorContext<unknown> = {
+      collector: collector.name,
+      executionId: payload.executionId,
+      scheduledTime,
+      attempt: payload.attempt,
+      options,
+      output,
+      state: runtime.stores.state.scope(`collectors/${collector.name}`),
+      fetch: runtime.fetch,
+      clock,
+      log,
+      signal: timeout.signal,
+      env: runtime.env,
+    };
+    log.info('collector run started');
+    const result = await abortable(collector.run(ctx), timeout.signal);
+    const manifest = await output.finish();
+    record = { ...base, status: 'success', result, manifest };
+  } catch (error) {
+    if (error instanceof SkipRun) {
+      record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
+    } else {
+      const timedOut = timeout.signal.aborted;
+      const retryable = timedOut || isRetryableRunError(error);
+      record = {
+        ...base,
+        status: 'failed',
+        error: scrub(errorMessage(timedOut ? timeout.signal.reason : error)),
+        errorType: timedOut ? 'Timeout' : errorType(error),
+        retryable,
+        // What was written before the failure is still listed, so nothing is orphaned.
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
+    }
+  } finally {
+    timeout.clear();
+  }
+  const ended = clock.now();
+  record = { ...record, endTime: isoTime(ended), durationSeconds: secondsBetween(started, ended) };
+  const level = record.status === 'failed' ? 'error' : 'info';
+  log[level](`collector run ${record.status}`, {
+    durationSeconds: record.durationSeconds,
+    error: record.error,
+    reason: record.reason,
+  });
+  await writeRunRecord(runtime.stores.state, record, log);
+  return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
+}
+
+/** Settles as soon as `signal` aborts, even if a collector ignores its signal. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'UPSTREAM_HTTP') return 'HTTPError';
+  if (typeof code === 'string' && code.length > 0 && code === code.toUpperCase()) return code;
+  return error instanceof Error ? error.name : 'Error';
+}

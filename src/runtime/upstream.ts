@@ -1,0 +1,136 @@
+import pRetry from 'p-retry';
+import type { RetryPolicy } from '../config/types';
+import { BodyTooLargeError, excerpt, readBounded } from '../dispatch/read-body';
+import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../dispatch/retry';
+import type { Clock } from '../util/clock';
+import type { Logger } from '../util/log';
+import { redactUrl } from '../util/url';
+import { PermanentError, UpstreamHttpError } from './errors';
+
+/** How collectors retry upstream APIs unless they say otherwise. */
+export const UPSTREAM_RETRY: RetryPolicy = { attempts: 4, minBackoffSeconds: 1, maxBackoffSeconds: 30 };
+
+/** An upstream body larger than this is refused rather than buffered (stream large files instead). */
+export const MAX_UPSTREAM_BYTES = 256 * 1024 * 1024;
+
+export interface UpstreamDeps {
+  fetch: typeof fetch;
+  clock: Clock;
+  signal: AbortSignal;
+  log: Logger;
+  random?: () => number;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  method?: 'GET' | 'POST' | 'HEAD';
+  headers?: Record<string, string>;
+  body?: string;
+  maxBytes?: number;
+  retry?: RetryPolicy;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/**
+ * One upstream call with the shared retry policy: network errors, 408, 429 and 5xx are retried with
+ * full-jitter backoff or the server's Retry-After; other 4xx fail at once as a permanent error.
+ */
+export async function requestUpstream(
+  deps: UpstreamDeps,
+  request: UpstreamRequest,
+): Promise<UpstreamResponse> {
+  const method = request.method ?? 'GET';
+  const policy = request.retry ?? UPSTREAM_RETRY;
+  const maxBytes = request.maxBytes ?? MAX_UPSTREAM_BYTES;
+  return pRetry(
+    async () => {
+      let response: Response;
+      try {
+        response = await deps.fetch(request.url, {
+          method,
+          ...(request.headers ? { headers: request.headers } : {}),
+          ...(request.body !== undefined ? { body: request.body } : {}),
+          signal: deps.signal,
+        });
+      } catch (error) {
+        if (deps.signal.aborted) throw deps.signal.reason;
+        const code = networkErrorCode(error);
+        const wrapped = new Error(
+          `${method} ${redactUrl(request.url)} failed: ${code ?? (error as Error).message}`,
+          { cause: error },
+        );
+        if (!code) throw new PermanentError(wrapped.message, { cause: error });
+        throw wrapped;
+      }
+      let body: Buffer;
+      try {
+        body = await readBounded(response, maxBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError)
+          throw new PermanentError(`${method} ${redactUrl(request.url)}: ${error.message}`);
+        throw error;
+      }
+      if (response.status >= 200 && response.status < 300)
+        return { status: response.status, headers: response.headers, body };
+      throw new UpstreamHttpError(
+        method,
+        request.url,
+        response.status,
+        excerpt(body),
+        parseRetryAfter(response.headers.get('retry-after'), deps.clock.now()),
+      );
+    },
+    {
+      retries: policy.attempts - 1,
+      minTimeout: 0,
+      maxTimeout: 0,
+      randomize: false,
+      signal: deps.signal,
+      shouldRetry: ({ error }) =>
+        !(error instanceof PermanentError) && !(error instanceof UpstreamHttpError && !error.retryable),
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (
+          error instanceof PermanentError ||
+          (error instanceof UpstreamHttpError && !error.retryable) ||
+          retriesLeft === 0
+        )
+          return;
+        const delayMs =
+          (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
+          backoffDelayMs(attemptNumber, policy, deps.random);
+        deps.log.warn(`upstream call failed, retrying in ${delayMs} ms`, {
+          error: error.message,
+          attempt: attemptNumber,
+        });
+        await deps.clock.sleep(delayMs, deps.signal);
+      },
+    },
+  );
+}
+
+/** GET a JSON document; a body that is not JSON is a permanent error naming the URL. */
+export async function getJson<T>(
+  deps: UpstreamDeps,
+  url: string,
+  request: Omit<UpstreamRequest, 'url'> = {},
+): Promise<T> {
+  const response = await requestUpstream(deps, {
+    ...request,
+    url,
+    headers: { accept: 'application/json', ...request.headers },
+  });
+  try {
+    return JSON.parse(response.body.toString('utf8')) as T;
+  } catch {
+    throw new PermanentError(
+      `${request.method ?? 'GET'} ${redactUrl(url)} did not answer JSON: "${excerpt(response.body, 120)}"`,
+      {},
+      'UPSTREAM_INVALID',
+    );
+  }
+}

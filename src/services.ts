@@ -1,0 +1,65 @@
+import { createHeaderProvider } from './auth/create';
+import type { HeaderProvider } from './auth/types';
+import type { Config } from './config/types';
+import { createApp } from './http/app';
+import { EmbeddedCollectors } from './http/embedded';
+import { CollectorRegistry } from './runtime/registry';
+import { openStore, type StoreOpener } from './store/open';
+import type { ObjectStore } from './store/types';
+import { systemClock, type Clock } from './util/clock';
+import { createLogger, type Logger } from './util/log';
+import { builtinCollectors } from '../collectors';
+
+/** Everything the core needs, passed in rather than imported, so tests substitute loopback servers. */
+export interface Services {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  fetch: typeof fetch;
+  random: () => number;
+  env: Readonly<Record<string, string | undefined>>;
+  stores: { reports: ObjectStore; raw: ObjectStore; state: ObjectStore };
+  registry: CollectorRegistry;
+  /** Headers for calls to collectors (nothing for the embedded loopback server). */
+  auth: HeaderProvider;
+  embedded: EmbeddedCollectors;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  random?: () => number;
+  env?: Readonly<Record<string, string | undefined>>;
+  openStore?: StoreOpener;
+  registry?: CollectorRegistry;
+  auth?: HeaderProvider;
+}
+
+export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
+  const open = options.openStore ?? openStore;
+  const env = options.env ?? process.env;
+  const [reports, raw, state] = await Promise.all([
+    open(config.storage.reports),
+    open(config.storage.raw),
+    open(config.storage.state),
+  ]);
+  const upstreamAuth = options.auth ?? createHeaderProvider(config.scheduler.auth, { env });
+  const services: Services = {
+    config,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? createLogger(),
+    fetch: options.fetch ?? globalThis.fetch,
+    random: options.random ?? Math.random,
+    env,
+    stores: { reports, raw, state },
+    registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
+    auth: {
+      headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
+    },
+    embedded: new EmbeddedCollectors(() => createApp(async () => services, { collectorsOnly: true })),
+    close: () => services.embedded.close(),
+  };
+  return services;
+}

@@ -1,0 +1,46 @@
+/**
+ * Every secret value the process learns (tokens, passwords, API keys) is registered here, so that the
+ * logger, reports and error bodies can scrub it from any text, including messages written by libraries
+ * that echo a header or a URL back.
+ */
+const known = new Set<string>();
+let pattern: RegExp | null = null;
+
+/** Values shorter than this are not scrubbed: they would mangle ordinary words. */
+const MIN_SECRET_LENGTH = 6;
+
+export function registerSecret(value: string | undefined | null): void {
+  if (!value || value.length < MIN_SECRET_LENGTH || known.has(value)) return;
+  known.add(value);
+  pattern = null;
+}
+
+export function scrub(text: string): string {
+  if (known.size === 0) return text;
+  pattern ??= new RegExp(
+    [...known]
+      .sort((a, b) => b.length - a.length)
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('|'),
+    'g',
+  );
+  return text.replace(pattern, '[redacted]');
+}
+
+const SECRET_KEY = /(token|password|passwd|secret|authorization|api[-_]?key|^sign$|credential)/i;
+
+/** A deep copy of `value` with secret-named fields masked and registered secrets scrubbed. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object' || depth > 12) return value;
+  if (value instanceof Error) return scrub(value.message);
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] =
+      SECRET_KEY.test(k) && v !== null && typeof v !== 'boolean' && typeof v !== 'object'
+        ? '[redacted]'
+        : redact(v, depth + 1);
+  }
+  return out;
+}
