@@ -4,6 +4,9 @@ import type { Config } from './config/types';
 import { createApp } from './http/app';
 import { EmbeddedCollectors } from './http/embedded';
 import { CollectorRegistry } from './runtime/registry';
+import type { CollectorRuntime } from './runtime/run-collector';
+import { envSecretSource } from './secrets/env-source';
+import type { SecretSource } from './secrets/types';
 import { openStore, type StoreOpener } from './store/open';
 import type { ObjectStore } from './store/types';
 import { systemClock, type Clock } from './util/clock';
@@ -20,6 +23,8 @@ export interface Services {
   env: Readonly<Record<string, string | undefined>>;
   stores: { reports: ObjectStore; raw: ObjectStore; state: ObjectStore };
   registry: CollectorRegistry;
+  /** Credentials for collectors (env vars, Secret Manager). */
+  secrets: SecretSource;
   /** Headers for calls to collectors (nothing for the embedded loopback server). */
   auth: HeaderProvider;
   embedded: EmbeddedCollectors;
@@ -35,6 +40,7 @@ export interface ServiceOptions {
   openStore?: StoreOpener;
   registry?: CollectorRegistry;
   auth?: HeaderProvider;
+  secrets?: SecretSource;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -55,6 +61,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     env,
     stores: { reports, raw, state },
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
+    secrets: options.secrets ?? envSecretSource(env),
     auth: {
       headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
     },
@@ -62,4 +69,16 @@ export async function createServices(config: Config, options: ServiceOptions = {
     close: () => services.embedded.close(),
   };
   return services;
+}
+
+/** What a collector run needs from the services. */
+export function collectorRuntime(services: Services): CollectorRuntime {
+  return {
+    stores: { raw: services.stores.raw, state: services.stores.state },
+    fetch: services.fetch,
+    clock: services.clock,
+    logger: services.logger,
+    env: services.env,
+    secrets: services.secrets,
+  };
 }

@@ -2,6 +2,7 @@ import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { newExecutionId } from '../execution/execution-id';
 import { runCollector } from '../runtime/run-collector';
+import { collectorRuntime } from '../services';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 
 export interface CollectOptions {

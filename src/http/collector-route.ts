@@ -3,7 +3,7 @@ import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { parsePayload } from '../runtime/payload';
 import { runCollector } from '../runtime/run-collector';
-import type { Services } from '../services';
+import { collectorRuntime, type Services } from '../services';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -47,13 +47,12 @@ export async function collectorRoute(
   }
   const configured = services.config.collectors.find((c) => c.name === name);
   const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
-  const { record, httpStatus } = await runCollector(collector, payload, timeoutSeconds, {
-    stores: { raw: services.stores.raw, state: services.stores.state },
-    fetch: services.fetch,
-    clock: services.clock,
-    logger: services.logger,
-    env: services.env,
-  });
+  const { record, httpStatus } = await runCollector(
+    collector,
+    payload,
+    timeoutSeconds,
+    collectorRuntime(services),
+  );
   return { status: httpStatus, body: { run: record } };
 }
 

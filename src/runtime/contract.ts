@@ -1,5 +1,6 @@
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
+import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import type { RawOutput } from './output';
 
@@ -31,6 +32,8 @@ export interface CollectorContext<O = Record<string, unknown>> {
   /** Aborted at the collector's timeout; pass it to every fetch and stream. */
   readonly signal: AbortSignal;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Credentials from env vars or Secret Manager; null when absent (skip with missing_credentials). */
+  readonly secrets: SecretSource;
 }
 
 export interface CollectorResult {

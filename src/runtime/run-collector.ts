@@ -1,4 +1,5 @@
 import { errorMessage, SchedulerError } from '../errors';
+import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import { isoTime, secondsBetween, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
@@ -15,6 +16,7 @@ export interface CollectorRuntime {
   clock: Clock;
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  secrets: SecretSource;
 }
 
 export interface CollectorRunOutcome {
@@ -96,6 +98,7 @@ export async function runCollector(
       log,
       signal: timeout.signal,
       env: runtime.env,
+      secrets: runtime.secrets,
     };
     log.info('collector run started');
     const result = await abortable(collector.run(ctx), timeout.signal);
