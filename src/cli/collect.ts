@@ -40,13 +40,7 @@ export async function collectCommand(
         options: { ...configured?.options, ...options.options },
       },
       configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds,
-      {
-        stores: { raw: services.stores.raw, state: services.stores.state },
-        fetch: services.fetch,
-        clock: services.clock,
-        logger: services.logger,
-        env: services.env,
-      },
+      collectorRuntime(services),
     );
     if (options.json) io.stdout(JSON.stringify(record, null, 2) + '\n');
     else {
