@@ -20,7 +20,9 @@ describe('config errors name the file, line, key path and what was expected', ()
     {
       name: 'invalid YAML',
       yaml: 'scheduler:\n  mode: http\ncollectors: [unclosed\n',
-      expected: [/^config\.yaml:4 is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \]/],
+      expected: [
+        /^config\.yaml:4 is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \]/,
+      ],
     },
     {
       name: 'duplicate key',
@@ -35,12 +37,16 @@ describe('config errors name the file, line, key path and what was expected', ()
     {
       name: 'unknown top-level key without a close match lists the allowed ones',
       yaml: 'timezone: UTC\nfrobnicate: 1\n',
-      expected: [/config\.yaml:2 frobnicate: unknown key \(expected one of: timezone, storage, scheduler, collectors/],
+      expected: [
+        /config\.yaml:2 frobnicate: unknown key \(expected one of: timezone, storage, scheduler, collectors/,
+      ],
     },
     {
       name: 'cron with four fields',
       yaml: 'collectors:\n  dvf:\n    schedule: "0 2 * *"\n',
-      expected: [/config\.yaml:3 collectors\.dvf\.schedule: "0 2 \* \*" is not a cron expression \(5 fields expected, got 4\)/],
+      expected: [
+        /config\.yaml:3 collectors\.dvf\.schedule: "0 2 \* \*" is not a cron expression \(5 fields expected, got 4\)/,
+      ],
     },
     {
       name: 'cron with an out-of-range field',
@@ -90,7 +96,9 @@ describe('config errors name the file, line, key path and what was expected', ()
     {
       name: 'malformed gs:// URI',
       yaml: 'storage:\n  reports: gs://Bad_Bucket/reports\n',
-      expected: [/config\.yaml:2 storage\.reports: storage location "gs:\/\/Bad_Bucket\/reports" is not valid/],
+      expected: [
+        /config\.yaml:2 storage\.reports: storage location "gs:\/\/Bad_Bucket\/reports" is not valid/,
+      ],
     },
     {
       name: 'unsupported scheme',
@@ -100,22 +108,33 @@ describe('config errors name the file, line, key path and what was expected', ()
     {
       name: 'tasks mode without its settings',
       yaml: 'scheduler:\n  mode: tasks\ncollectors:\n  dvf: {}\n',
-      expected: [/scheduler\.tasks\.project: is required in tasks mode/, /collectors\.dvf\.url: is required in tasks mode/],
+      expected: [
+        /scheduler\.tasks\.project: is required in tasks mode/,
+        /collectors\.dvf\.url: is required in tasks mode/,
+      ],
     },
     {
       name: 'group_wait_seconds longer than the deadline',
       yaml: 'scheduler:\n  deadline_seconds: 100\ncollectors:\n  xmp:\n    group: xmp-account\n    group_wait_seconds: 200\n',
-      expected: [/config\.yaml:6 collectors\.xmp\.group_wait_seconds: 200 s is longer than scheduler\.deadline_seconds \(100 s\)/],
+      expected: [
+        /config\.yaml:6 collectors\.xmp\.group_wait_seconds: 200 s is longer than scheduler\.deadline_seconds \(100 s\)/,
+      ],
     },
     {
       name: 'both layouts at once',
       yaml: 'collectors:\n  dvf: {}\nscheduler:\n  collectors:\n    dvf: {}\n',
-      expected: [/scheduler\.collectors: collectors are listed both here and under the top-level "collectors" key/],
+      expected: [
+        /scheduler\.collectors: collectors are listed both here and under the top-level "collectors" key/,
+      ],
     },
     {
       name: 'several problems are all reported, in line order',
       yaml: 'scheduler:\n  mode: queue\ncollectors:\n  dvf:\n    enabled: yes please\n',
-      expected: [/has 2 problems/, /:2 scheduler\.mode/, /:5 collectors\.dvf\.enabled: expected true or false/],
+      expected: [
+        /has 2 problems/,
+        /:2 scheduler\.mode/,
+        /:5 collectors\.dvf\.enabled: expected true or false/,
+      ],
     },
   ];
 
@@ -130,7 +149,9 @@ describe('config errors name the file, line, key path and what was expected', ()
       throw new Error('expected a ConfigError');
     } catch (error) {
       expect(isSchedulerError(error, 'CONFIG_INVALID')).toBe(true);
-      expect((error as ConfigError).problems).toEqual([{ path: 'collectors.dvf.shedule', line: 3, message: 'unknown key; did you mean "schedule"?' }]);
+      expect((error as ConfigError).problems).toEqual([
+        { path: 'collectors.dvf.shedule', line: 3, message: 'unknown key; did you mean "schedule"?' },
+      ]);
     }
   });
 });
@@ -154,7 +175,11 @@ describe('config values', () => {
       'c.yaml',
       { BUCKET: 'my-bucket', DEADLINE: '120' },
     );
-    expect(config.storage).toEqual({ reports: 'gs://my-bucket/reports', raw: './var/raw', state: './var/state' });
+    expect(config.storage).toEqual({
+      reports: 'gs://my-bucket/reports',
+      raw: './var/raw',
+      state: './var/state',
+    });
     expect(config.scheduler.maxConcurrentCollectors).toBe(7);
     expect(config.scheduler.deadlineSeconds).toBe(120);
     expect(config.collectors[0]!.enabled).toBe(false);
@@ -162,11 +187,26 @@ describe('config values', () => {
   });
 
   it('applies documented defaults and keeps config order', () => {
-    const config = parseConfig('collectors:\n  b: {}\n  a: { schedule: "@daily", retry: { attempts: 5 } }\n', 'c.yaml', {});
+    const config = parseConfig(
+      'collectors:\n  b: {}\n  a: { schedule: "@daily", retry: { attempts: 5 } }\n',
+      'c.yaml',
+      {},
+    );
     expect(config.collectors.map((c) => c.name)).toEqual(['b', 'a']);
-    expect(config.collectors[0]).toMatchObject({ enabled: true, schedule: null, url: null, timeoutSeconds: 300, group: null });
+    expect(config.collectors[0]).toMatchObject({
+      enabled: true,
+      schedule: null,
+      url: null,
+      timeoutSeconds: 300,
+      group: null,
+    });
     expect(config.collectors[1]!.retry).toEqual({ attempts: 5, minBackoffSeconds: 1, maxBackoffSeconds: 30 });
-    expect(config.scheduler).toMatchObject({ mode: 'http', maxConcurrentCollectors: 4, deadlineSeconds: 500, auth: { type: 'none' } });
+    expect(config.scheduler).toMatchObject({
+      mode: 'http',
+      maxConcurrentCollectors: 4,
+      deadlineSeconds: 500,
+      auth: { type: 'none' },
+    });
     expect(config.timezone).toBe('UTC');
   });
 
@@ -180,7 +220,14 @@ describe('config values', () => {
   });
 
   it('refuses a configured collector that is neither built in nor reachable at a URL', () => {
-    expect(() => parseConfig('collectors:\n  insee-contour: {}\n', 'c.yaml', {}, { builtinCollectors: ['insee-contours'] })).toThrow(
+    expect(() =>
+      parseConfig(
+        'collectors:\n  insee-contour: {}\n',
+        'c.yaml',
+        {},
+        { builtinCollectors: ['insee-contours'] },
+      ),
+    ).toThrow(
       /c\.yaml:2 collectors\.insee-contour: is not a built-in collector \(did you mean "insee-contours"\?\) and has no url/,
     );
   });
@@ -255,12 +302,18 @@ scheduler:
   });
 
   it('maps use_cloud_tasks: true onto tasks mode', () => {
-    const config = parseConfig(legacy.replace('use_cloud_tasks: false', 'use_cloud_tasks: true'), 'legacy.yaml', {});
+    const config = parseConfig(
+      legacy.replace('use_cloud_tasks: false', 'use_cloud_tasks: true'),
+      'legacy.yaml',
+      {},
+    );
     expect(config.scheduler.mode).toBe('tasks');
   });
 
   it('still catches a typo in a legacy key', () => {
-    expect(problemsOf(legacy.replace('collector_urls:', 'collector_url:'))).toMatch(/scheduler\.collector_url: unknown key; did you mean "collector_urls"\?/);
+    expect(problemsOf(legacy.replace('collector_urls:', 'collector_url:'))).toMatch(
+      /scheduler\.collector_url: unknown key; did you mean "collector_urls"\?/,
+    );
   });
 });
 
@@ -274,7 +327,9 @@ describe('config file location', () => {
   it('says clearly when the file is missing', async () => {
     await expect(loadConfig('/nonexistent/config.yaml', {})).rejects.toMatchObject({
       code: 'CONFIG_NOT_FOUND',
-      message: expect.stringMatching(/config file \/nonexistent\/config\.yaml does not exist; pass --config or set SCHEDULER_CONFIG/),
+      message: expect.stringMatching(
+        /config file \/nonexistent\/config\.yaml does not exist; pass --config or set SCHEDULER_CONFIG/,
+      ),
     });
   });
 

@@ -10,11 +10,17 @@ export function captureLogger(): { logger: Logger; entries: LogEntry[] } {
 
 /** A config from YAML text, with storage under `dir` unless the text sets it. */
 export function testConfig(yaml: string, dir: string, env: Record<string, string> = {}): Config {
-  const storage = /^storage:/m.test(yaml) ? '' : `storage: { reports: ${dir}/reports, raw: ${dir}/raw, state: ${dir}/state }\n`;
+  const storage = /^storage:/m.test(yaml)
+    ? ''
+    : `storage: { reports: ${dir}/reports, raw: ${dir}/raw, state: ${dir}/state }\n`;
   return parseConfig(storage + yaml, 'test-config.yaml', env);
 }
 
-export async function testServices(yaml: string, dir: string, options: ServiceOptions = {}): Promise<Services & { logs: LogEntry[] }> {
+export async function testServices(
+  yaml: string,
+  dir: string,
+  options: ServiceOptions = {},
+): Promise<Services & { logs: LogEntry[] }> {
   const { logger, entries } = captureLogger();
   const services = await createServices(testConfig(yaml, dir), { logger, env: {}, ...options });
   return Object.assign(services, { logs: entries });

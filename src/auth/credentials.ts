@@ -1,0 +1,25 @@
+import { SchedulerError } from '../errors';
+
+let checked: Promise<void> | null = null;
+
+/**
+ * Fails fast, with one message saying how to fix it, when no Google credentials are available. Call it
+ * before building any Google client: a gax client built without credentials can leave an unhandled
+ * rejection that kills the process even when the call itself is caught.
+ */
+export function assertGoogleCredentials(): Promise<void> {
+  checked ??= (async () => {
+    const { GoogleAuth } = require('google-auth-library') as typeof import('google-auth-library');
+    try {
+      await new GoogleAuth().getClient();
+    } catch (cause) {
+      checked = null;
+      throw new SchedulerError(
+        'AUTH_NO_CREDENTIALS',
+        'no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, run `gcloud auth application-default login`, or run on Google Cloud',
+        { cause },
+      );
+    }
+  })();
+  return checked;
+}
