@@ -1,0 +1,412 @@
+import type { HeaderProvider } from '../../src/auth/types';
+import { HttpDispatcher } from '../../src/dispatch/http-dispatcher';
+import type { CollectorOutcome, DispatchTarget, ProgressEvent } from '../../src/dispatch/types';
+import { collectorServer, type Behaviour } from '../support/collector-servers';
+import { FakeClock } from '../support/fake-clock';
+import { startServer, json, type TestServer } from '../support/http';
+import { until } from '../support/wait';
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(...behaviours: Behaviour[]): Promise<TestServer> {
+  const s = await collectorServer(...behaviours);
+  servers.push(s);
+  return s;
+}
+
+function target(name: string, url: string, overrides: Partial<DispatchTarget> = {}): DispatchTarget {
+  return {
+    name,
+    url: `${url}/collectors/${name}`,
+    payload: {
+      executionId: '20261122T140000Z-aaaaaaaa',
+      collector: name,
+      scheduledTime: '2026-11-22T14:00:00.000Z',
+      attempt: 1,
+      options: { a: 1 },
+    },
+    timeoutMs: 60_000,
+    retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },
+    group: null,
+    queue: null,
+    ...overrides,
+  };
+}
+
+function dispatcher(
+  clock: FakeClock,
+  overrides: Partial<ConstructorParameters<typeof HttpDispatcher>[0]> = {},
+) {
+  return new HttpDispatcher({
+    fetch: globalThis.fetch,
+    clock,
+    auth: { headersFor: async () => ({}) },
+    maxConcurrent: 10,
+    maxResponseBytes: 1024 * 1024,
+    // Full jitter picks the middle of each backoff window, so waits are exact.
+    random: () => 0.5,
+    ...overrides,
+  });
+}
+
+const deadline = () => new AbortController().signal;
+
+async function one(clock: FakeClock, t: DispatchTarget, d = dispatcher(clock)): Promise<CollectorOutcome> {
+  const [outcome] = await d.dispatch([t], { signal: deadline() });
+  return outcome!;
+}
+
+describe('HTTP dispatch of one collector', () => {
+  it('posts the dispatch payload and records success with the JSON summary', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'ok', result: { records: 12 } });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({
+      name: 'dvf',
+      status: 'success',
+      httpStatus: 200,
+      attempts: 1,
+      error: null,
+      result: { records: 12 },
+    });
+    expect(s.requests[0]!.method).toBe('POST');
+    expect(s.requests[0]!.headers['content-type']).toBe('application/json');
+    expect(s.requests[0]!.json).toEqual({
+      executionId: '20261122T140000Z-aaaaaaaa',
+      collector: 'dvf',
+      scheduledTime: '2026-11-22T14:00:00.000Z',
+      attempt: 1,
+      options: { a: 1 },
+    });
+  });
+
+  it('retries a 500 with exponential full-jitter backoff, then fails with every attempt counted', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 500 });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({ status: 'failed', httpStatus: 500, attempts: 3, errorType: 'HTTPError' });
+    expect(outcome.error).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/collectors\/dvf answered 500/);
+    // random 0.5 × min(30 s, 1 s × 2^(n-1)): 0.5 s after the first failure, 1 s after the second.
+    expect(clock.sleeps).toEqual([500, 1000]);
+    expect(outcome.endMs! - outcome.startMs!).toBe(1500);
+    expect(s.requests.map((r) => (r.json as { attempt: number }).attempt)).toEqual([1, 2, 3]);
+  });
+
+  it('honours Retry-After in seconds on a 429', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 429, headers: { 'retry-after': '7' } }, { kind: 'ok' });
+    const outcome = await one(clock, target('sirene', s.url));
+    expect(outcome).toMatchObject({ status: 'success', attempts: 2 });
+    expect(clock.sleeps).toEqual([7000]);
+    expect(outcome.endMs! - outcome.startMs!).toBe(7000);
+  });
+
+  it('honours Retry-After as an HTTP date', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z');
+    const s = await serve(
+      { kind: 'status', status: 503, headers: { 'retry-after': 'Sun, 22 Nov 2026 14:00:12 GMT' } },
+      { kind: 'ok' },
+    );
+    const outcome = await one(clock, target('plu', s.url));
+    expect(outcome).toMatchObject({ status: 'success', attempts: 2 });
+    expect(clock.sleeps).toEqual([12_000]);
+  });
+
+  it.each([400, 401, 403, 404, 422])('does not retry a %i', async (status) => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      httpStatus: status,
+      attempts: 1,
+      errorType: 'HTTPError',
+    });
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('retries 408', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 408 }, { kind: 'ok' });
+    expect(await one(clock, target('dvf', s.url))).toMatchObject({ status: 'success', attempts: 2 });
+  });
+
+  it('times out a collector that never answers, at its timeout', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'hang' });
+    const pending = one(clock, target('xmp', s.url, { timeoutMs: 10_000 }));
+    await s.waitForRequests(1);
+    clock.advance(10_000);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'Timeout', attempts: 1, httpStatus: null });
+    expect(outcome.error).toMatch(/no answer within timeout_seconds \(10 s\)/);
+    expect(outcome.endMs! - outcome.startMs!).toBe(10_000);
+    // A timed-out run is not retried: it may still be working.
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('retries a connection reset, and fails with ConnectionError when it persists', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'reset' });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      errorType: 'ConnectionError',
+      attempts: 3,
+      httpStatus: null,
+    });
+    expect(outcome.error).toMatch(/ECONNRESET|UND_ERR_SOCKET/);
+  });
+
+  it('recovers from one reset', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'reset' }, { kind: 'ok' });
+    expect(await one(clock, target('dvf', s.url))).toMatchObject({ status: 'success', attempts: 2 });
+  });
+
+  it('retries a refused connection', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'ok' });
+    const url = s.url;
+    await s.close();
+    servers.splice(servers.indexOf(s), 1);
+    const outcome = await one(clock, target('dvf', url));
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
+    expect(outcome.error).toMatch(/ECONNREFUSED/);
+  });
+
+  it('reports a 200 that is HTML as an invalid response, without retrying', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'html' });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      httpStatus: 200,
+      errorType: 'InvalidResponse',
+      attempts: 1,
+    });
+    expect(outcome.error).toMatch(/answered 200 with text\/html, not JSON: "<html><body>Sign in to continue/);
+  });
+
+  it.each([true, false])(
+    'stops reading a 2 GB body at the bound (Content-Length declared: %s)',
+    async (declared) => {
+      const clock = new FakeClock();
+      const s = await serve({ kind: 'huge', declared });
+      const outcome = await one(
+        clock,
+        target('dvf', s.url),
+        dispatcher(clock, { maxResponseBytes: 256 * 1024 }),
+      );
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        httpStatus: 200,
+        errorType: 'ResponseTooLarge',
+        attempts: 1,
+      });
+      expect(outcome.error).toMatch(/with a body over 262144 bytes \(scheduler\.max_response_bytes\)/);
+    },
+  );
+
+  it('treats a 2xx carrying a failed run record as a permanent failure', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'run', status: 'failed', error: 'GET https://upstream/x answered 404' });
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      httpStatus: 200,
+      attempts: 1,
+      error: 'GET https://upstream/x answered 404',
+    });
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('reports a skipped run record as skipped with its reason', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'run', status: 'skipped', reason: 'missing_credentials' });
+    expect(await one(clock, target('sirene', s.url))).toMatchObject({
+      status: 'skipped',
+      reason: 'missing_credentials',
+      attempts: 1,
+    });
+  });
+
+  it('uses the run record error of a 503 in its message and retries it', async () => {
+    const clock = new FakeClock();
+    const s = await serve(
+      { kind: 'run', status: 'failed', httpStatus: 503, error: 'upstream reset' },
+      { kind: 'run', status: 'success' },
+    );
+    const outcome = await one(clock, target('dvf', s.url));
+    expect(outcome).toMatchObject({ status: 'success', attempts: 2, result: { records: 3 } });
+  });
+
+  it('sends the auth headers for the target and reports an auth failure without calling', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'ok' });
+    const seen: string[] = [];
+    const auth: HeaderProvider = {
+      headersFor: async (url) => {
+        seen.push(url);
+        return { authorization: 'Bearer abc' };
+      },
+    };
+    await one(clock, target('dvf', s.url), dispatcher(clock, { auth }));
+    expect(seen).toEqual([`${s.url}/collectors/dvf`]);
+    expect(s.requests[0]!.headers.authorization).toBe('Bearer abc');
+
+    const failing: HeaderProvider = {
+      headersFor: async () => {
+        throw new Error('no Google credentials');
+      },
+    };
+    const outcome = await one(clock, target('dvf', s.url), dispatcher(clock, { auth: failing }));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      errorType: 'AuthError',
+      error: 'no Google credentials',
+      attempts: 1,
+    });
+    expect(s.requests).toHaveLength(1);
+  });
+});
+
+describe('HTTP fan-out', () => {
+  it('isolates failures: a hang, a reset, garbage and a 500 never delay or fail the others', async () => {
+    const clock = new FakeClock();
+    const ok = await serve({ kind: 'ok', result: { records: 1 } });
+    const hang = await serve({ kind: 'hang' });
+    const reset = await serve({ kind: 'reset' });
+    const html = await serve({ kind: 'html' });
+    const fail = await serve({ kind: 'status', status: 500 });
+    const slow = await serve({ kind: 'slow', ms: 150 });
+    const events: ProgressEvent[] = [];
+    const pending = dispatcher(clock).dispatch(
+      [
+        target('ok', ok.url),
+        target('hang', hang.url),
+        target('reset', reset.url),
+        target('html', html.url),
+        target('fail', fail.url),
+        target('slow', slow.url),
+      ],
+      {
+        signal: deadline(),
+        onProgress: (e) => {
+          events.push(e);
+          if (e.type === 'finish' && e.outcome.name === 'ok') throw new Error('a listener that throws');
+        },
+      },
+    );
+    // Everything but the hung collector finishes while it is still hanging.
+    const finished = () => events.filter((e) => e.type === 'finish').length;
+    await until(() => finished() >= 5);
+    expect(events.some((e) => e.type === 'finish' && e.outcome.name === 'hang')).toBe(false);
+    clock.advance(60_000);
+    const outcomes = Object.fromEntries((await pending).map((o) => [o.name, o]));
+    expect(outcomes['ok']).toMatchObject({ status: 'success', result: { records: 1 } });
+    expect(outcomes['slow']).toMatchObject({ status: 'success' });
+    expect(outcomes['hang']).toMatchObject({ status: 'failed', errorType: 'Timeout' });
+    expect(outcomes['reset']).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
+    expect(outcomes['html']).toMatchObject({ status: 'failed', errorType: 'InvalidResponse' });
+    expect(outcomes['fail']).toMatchObject({ status: 'failed', errorType: 'HTTPError', attempts: 3 });
+  });
+
+  it('never has more than max_concurrent_collectors requests in flight', async () => {
+    const clock = new FakeClock();
+    let inFlight = 0;
+    let peak = 0;
+    let received = 0;
+    let held: (() => void)[] = [];
+    // Requests are held until three are in flight (or the last ones arrived), then answered a little
+    // later: a limiter letting more through would show a higher peak in that window.
+    const s = await startServer((_req, res) => {
+      inFlight++;
+      received++;
+      peak = Math.max(peak, inFlight);
+      held.push(() => {
+        inFlight--;
+        json(res, 200, { ok: true });
+      });
+      if (held.length === 3 || received === 20) {
+        const batch = held;
+        held = [];
+        setTimeout(() => batch.forEach((release) => release()), 20);
+      }
+    });
+    servers.push(s);
+    const targets = Array.from({ length: 20 }, (_, i) => target(`c${i}`, s.url));
+    const outcomes = await dispatcher(clock, { maxConcurrent: 3 }).dispatch(targets, { signal: deadline() });
+    expect(outcomes.every((o) => o.status === 'success')).toBe(true);
+    expect(s.requests).toHaveLength(20);
+    expect(peak).toBe(3);
+  });
+
+  it('at the deadline aborts what still runs and marks what never started, all as timed out', async () => {
+    const clock = new FakeClock();
+    const ok = await serve({ kind: 'ok' });
+    const hang = await serve({ kind: 'hang' });
+    const deadlineTimer = clock.timeout(120_000, new Error('execution deadline of 120 s reached'));
+    const finished: string[] = [];
+    const pending = dispatcher(clock, { maxConcurrent: 2 }).dispatch(
+      [target('ok', ok.url), target('hang', hang.url, { timeoutMs: 300_000 }), target('queued', ok.url)],
+      {
+        signal: deadlineTimer.signal,
+        onProgress: (e) => e.type === 'finish' && finished.push(e.outcome.name),
+      },
+    );
+    await hang.waitForRequests(1);
+    // 'queued' takes the slot 'ok' frees; the hung one keeps its slot.
+    await until(() => finished.length >= 2);
+    expect(finished).toEqual(['ok', 'queued']);
+    clock.advance(120_000);
+    const outcomes = Object.fromEntries((await pending).map((o) => [o.name, o]));
+    expect(outcomes['ok']).toMatchObject({ status: 'success' });
+    expect(outcomes['queued']).toMatchObject({ status: 'success' });
+    expect(outcomes['hang']).toMatchObject({
+      status: 'failed',
+      errorType: 'Timeout',
+      error: 'execution deadline of 120 s reached',
+      attempts: 1,
+    });
+    expect(outcomes['hang']!.endMs! - outcomes['hang']!.startMs!).toBe(120_000);
+  });
+
+  it('marks collectors that never got a slot before the deadline as timed out with no attempt', async () => {
+    const clock = new FakeClock();
+    const hang = await serve({ kind: 'hang' });
+    const deadlineTimer = clock.timeout(60_000, new Error('execution deadline of 60 s reached'));
+    const pending = dispatcher(clock, { maxConcurrent: 1 }).dispatch(
+      [target('hang', hang.url, { timeoutMs: 300_000 }), target('waiting', hang.url)],
+      {
+        signal: deadlineTimer.signal,
+      },
+    );
+    await hang.waitForRequests(1);
+    clock.advance(60_000);
+    const outcomes = Object.fromEntries((await pending).map((o) => [o.name, o]));
+    expect(outcomes['waiting']).toMatchObject({
+      status: 'failed',
+      errorType: 'Timeout',
+      attempts: 0,
+      startMs: null,
+    });
+    expect(hang.requests).toHaveLength(1);
+  });
+
+  it('stops retrying when the deadline falls during a backoff wait', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '100' } });
+    const deadlineTimer = clock.timeout(30_000, new Error('execution deadline of 30 s reached'));
+    const pending = dispatcher(clock).dispatch([target('dvf', s.url)], { signal: deadlineTimer.signal });
+    await s.waitForRequests(1);
+    await until(() => clock.sleeps.length > 0);
+    clock.advance(30_000);
+    const [outcome] = await pending;
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'Timeout', attempts: 1 });
+    expect(s.requests).toHaveLength(1);
+  });
+});
