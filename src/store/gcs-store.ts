@@ -1,7 +1,677 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { CRC32C, Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
+import pRetry from 'p-retry';
+import { assertGoogleCredentials } from '../auth/credentials';
+import { backoffDelayMs, isRetryableStatus, networkErrorCode } from '../dispatch/retry';
 import { SchedulerError } from '../errors';
+import { systemClock, type Clock } from '../util/clock';
+import { redactUrl } from '../util/url';
 import type { StoreLocation } from './location';
-import type { ObjectStore } from './types';
+import {
+  checkKey,
+  PreconditionFailedError,
+  type Generation,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+  type WriteResult,
+} from './types';
 
-export async function openGcsStore(location: StoreLocation & { kind: 'gcs' }): Promise<ObjectStore> {
-  throw new SchedulerError('STORE_URI_INVALID', `${location.display}: Cloud Storage is not supported yet`);
+/** How the store retries transient failures (429, 5xx, connection resets, timeouts). */
+export interface GcsRetryOptions {
+  /** Give up with STORE_UNAVAILABLE rather than wait past this, counted from an operation's first attempt. @default 30_000 */
+  budgetMs?: number;
+  /** Ceiling of the first full-jitter wait; it doubles per failure. @default 250 */
+  minBackoffMs?: number;
+  /** Largest ceiling of one wait. @default 8_000 */
+  maxBackoffMs?: number;
+}
+
+export interface GcsStoreOptions {
+  /** A Cloud Storage JSON API endpoint (a test server); STORAGE_EMULATOR_HOST also works, read by the client. */
+  apiEndpoint?: string;
+  projectId?: string;
+  clock?: Clock;
+  retry?: GcsRetryOptions;
+  random?: () => number;
+  /** Per-request timeout of the client's JSON API calls. @default 60_000 */
+  requestTimeoutMs?: number;
+  /**
+   * Streams go up in pieces of this size (a multiple of 256 KiB), each retried on its own from the
+   * byte the server confirmed; a stream or buffer no larger than one piece is sent in one multipart
+   * request instead. Memory use of a streaming write is about two pieces. @default 8 MiB
+   */
+  uploadChunkBytes?: number;
+  /** Items asked for per list page (the API's maximum is 1000). @default 1000 */
+  listPageSize?: number;
+}
+
+export const GCS_RETRY_DEFAULTS: Required<GcsRetryOptions> = {
+  budgetMs: 30_000,
+  minBackoffMs: 250,
+  maxBackoffMs: 8_000,
+};
+const KIB_256 = 256 * 1024;
+const UPLOAD_CHUNK_DEFAULT = 32 * KIB_256;
+/** Custom metadata naming the conditional write that produced an object (see `put`). */
+const WRITE_ID = 'scheduler-write-id';
+
+interface Settings {
+  clock: Clock;
+  random: () => number;
+  retry: Required<GcsRetryOptions>;
+  chunkBytes: number;
+  pageSize: number;
+}
+
+/**
+ * Opens the store for a `gs://bucket/prefix` location. Against real Google (no apiEndpoint, no
+ * STORAGE_EMULATOR_HOST) credentials are checked first, so their absence is one AUTH_NO_CREDENTIALS
+ * error rather than a network failure on the first call.
+ */
+export async function openGcsStore(
+  location: StoreLocation & { kind: 'gcs' },
+  options: GcsStoreOptions = {},
+): Promise<GcsObjectStore> {
+  const chunkBytes = options.uploadChunkBytes ?? UPLOAD_CHUNK_DEFAULT;
+  if (!Number.isInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % KIB_256 !== 0) {
+    throw new RangeError(
+      `Expected \`uploadChunkBytes\` to be a positive multiple of 262144, got ${chunkBytes}.`,
+    );
+  }
+  if (options.apiEndpoint === undefined && process.env.STORAGE_EMULATOR_HOST === undefined) {
+    await assertGoogleCredentials();
+  }
+  const storage = new Storage({
+    ...(options.apiEndpoint !== undefined ? { apiEndpoint: options.apiEndpoint } : {}),
+    ...(options.projectId !== undefined ? { projectId: options.projectId } : {}),
+    timeout: options.requestTimeoutMs ?? 60_000,
+    // Our policy retries (with a time budget and full jitter); the client must surface every error.
+    retryOptions: { autoRetry: false, retryableErrorFn: () => false },
+  });
+  return new GcsObjectStore(storage.bucket(location.bucket), location.prefix, location.display, {
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+    retry: { ...GCS_RETRY_DEFAULTS, ...options.retry },
+    chunkBytes,
+    pageSize: options.listPageSize ?? 1000,
+  });
+}
+
+/**
+ * An ObjectStore on a Cloud Storage bucket and prefix, with the semantics of FsObjectStore.
+ *
+ * Retried conditional writes: a put with `ifGenerationMatch` whose attempt failed ambiguously (5xx,
+ * reset, timeout: it may have been applied) and whose retry then gets 412 reads the object back. If the
+ * object carries this write's id (custom metadata `scheduler-write-id`), the earlier attempt landed and
+ * the put succeeds with that generation; otherwise it is a real PreconditionFailedError. The one case
+ * left undetectable without object versioning: our write landed and another writer replaced it before
+ * the retry; that reports a precondition failure. Resumable uploads ask the session instead, which
+ * remembers its outcome. A delete retried after an ambiguous failure that then finds nothing reports true.
+ */
+export class GcsObjectStore implements ObjectStore {
+  constructor(
+    private readonly bucket: Bucket,
+    private readonly root: string,
+    readonly location: string,
+    private readonly settings: Settings,
+  ) {}
+
+  scope(prefix: string): ObjectStore {
+    const clean = prefix.replace(/^\/+|\/+$/g, '');
+    if (clean === '') return this;
+    checkKey(clean);
+    return new GcsObjectStore(this.bucket, this.join(clean), `${this.location}/${clean}`, this.settings);
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    const name = this.objectName(key);
+    return this.retrying('get', name, async () => {
+      try {
+        const read = await download(this.bucket.file(name));
+        if (read.generation !== undefined) return { data: read.data, generation: read.generation };
+        // No x-goog-generation header (some emulators): read the metadata, then that generation.
+        const [meta] = await this.bucket.file(name).getMetadata();
+        const pinned = await download(this.bucket.file(name, { generation: String(meta.generation) }));
+        return { data: pinned.data, generation: String(meta.generation) };
+      } catch (error) {
+        if (statusOf(error) === 404 && !bucketMissing(error)) return null;
+        throw error;
+      }
+    });
+  }
+
+  async put(key: string, data: Buffer | string, options: PutOptions = {}): Promise<WriteResult> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (buf.length > this.settings.chunkBytes) return this.putStream(key, Readable.from([buf]), options);
+    return this.putSmall(key, this.objectName(key), buf, options);
+  }
+
+  async putStream(
+    key: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    options: PutOptions = {},
+  ): Promise<WriteResult> {
+    const name = this.objectName(key);
+    const parts = pieces(source, this.settings.chunkBytes)[Symbol.asyncIterator]();
+    let piece = (await parts.next()).value as Piece;
+    if (piece.last) return this.putSmall(key, name, piece.data, options);
+
+    const uri = await this.retrying('put', name, async () => {
+      try {
+        const [session] = await this.bucket.file(name).createResumableUpload({
+          metadata: { contentType: options.contentType ?? 'application/octet-stream' },
+          ...preconditionOpts(options.ifGenerationMatch),
+        });
+        return session;
+      } catch (error) {
+        if (statusOf(error) === 412) throw this.preconditionFailed(key, options.ifGenerationMatch, error);
+        throw error;
+      }
+    });
+    const md5 = createHash('md5');
+    const crc = new CRC32C();
+    let offset = 0;
+    for (;;) {
+      md5.update(piece.data);
+      const meta = await this.uploadPiece(key, name, uri, piece, offset, crc.toString(), options);
+      crc.update(piece.data);
+      offset += piece.data.length;
+      if (piece.last) {
+        if (meta?.crc32c !== undefined && meta.crc32c !== crc.toString()) {
+          throw new SchedulerError(
+            'STORE_UNAVAILABLE',
+            `upload of ${this.uri(name)} was corrupted (crc32c mismatch)`,
+          );
+        }
+        return { key, generation: String(meta?.generation), size: offset, md5: md5.digest('hex') };
+      }
+      piece = (await parts.next()).value as Piece;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const slash = prefix.lastIndexOf('/');
+    if (slash > 0) checkKey(prefix.slice(0, slash));
+    const base = this.root === '' ? '' : `${this.root}/`;
+    let pageToken: string | undefined;
+    do {
+      const token = pageToken;
+      const [files, next] = await this.retrying('list', `${base}${prefix}*`, () =>
+        this.bucket.getFiles({
+          prefix: base + prefix,
+          autoPaginate: false,
+          maxResults: this.settings.pageSize,
+          ...(token !== undefined ? { pageToken: token } : {}),
+        }),
+      );
+      for (const file of files) {
+        const key = file.name.slice(base.length);
+        if (!isValidKey(key)) continue; // written by another tool; FsObjectStore could not hold it either
+        yield {
+          key,
+          size: Number(file.metadata.size ?? 0),
+          generation: String(file.metadata.generation),
+          updated: String(file.metadata.updated ?? file.metadata.timeCreated ?? ''),
+        };
+      }
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(key: string, options: { ifGenerationMatch?: Generation } = {}): Promise<boolean> {
+    const name = this.objectName(key);
+    const expected = options.ifGenerationMatch;
+    return this.retrying('delete', name, async ({ ambiguous }) => {
+      try {
+        await this.bucket.file(name).delete(expected !== undefined ? { ifGenerationMatch: expected } : {});
+        return true;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 404 && !bucketMissing(error)) {
+          if (ambiguous) return true; // an earlier attempt most likely deleted it
+          if (expected !== undefined && String(expected) !== '0')
+            throw this.preconditionFailed(key, expected, error);
+          return false;
+        }
+        if (status === 412) throw this.preconditionFailed(key, expected ?? '', error);
+        throw error;
+      }
+    });
+  }
+
+  /** One multipart request, retried whole (the body is in memory). */
+  private async putSmall(key: string, name: string, data: Buffer, options: PutOptions): Promise<WriteResult> {
+    const md5 = createHash('md5').update(data).digest('hex');
+    const expected = options.ifGenerationMatch;
+    const writeId = expected !== undefined ? randomUUID() : undefined;
+    return this.retrying('put', name, async ({ ambiguous }) => {
+      const file = this.bucket.file(name);
+      try {
+        await file.save(data, {
+          resumable: false,
+          validation: 'crc32c',
+          ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+          ...(writeId !== undefined ? { metadata: { metadata: { [WRITE_ID]: writeId } } } : {}),
+          ...preconditionOpts(expected),
+        });
+      } catch (error) {
+        if (statusOf(error) !== 412) throw error;
+        if (ambiguous && writeId !== undefined) {
+          const landed = await this.landedGeneration(name, writeId);
+          if (landed !== null) return { key, generation: landed, size: data.length, md5 };
+        }
+        throw this.preconditionFailed(key, expected ?? '', error);
+      }
+      return { key, generation: String(file.metadata.generation), size: data.length, md5 };
+    });
+  }
+
+  /** The generation of `name` if it is the object written with `writeId`, else null. */
+  private async landedGeneration(name: string, writeId: string): Promise<string | null> {
+    try {
+      const [meta] = await this.bucket.file(name).getMetadata();
+      return meta.metadata?.[WRITE_ID] === writeId ? String(meta.generation) : null;
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Sends one piece of a resumable upload. A retry first asks the session how many bytes it holds
+   * and resends from there; a session that already finished (the reply was lost) answers its object.
+   */
+  private async uploadPiece(
+    key: string,
+    name: string,
+    uri: string,
+    piece: Piece,
+    start: number,
+    crcBefore: string,
+    options: PutOptions,
+  ): Promise<FileMetadata | undefined> {
+    const end = start + piece.data.length;
+    let persisted = start;
+    return this.retrying('put', name, async ({ attempt }) => {
+      try {
+        if (attempt > 1) {
+          const status = await uploadStatus(uri);
+          if (status.done !== undefined) return status.done;
+          persisted = status.received;
+        }
+        for (;;) {
+          if (persisted < start) {
+            throw new SchedulerError(
+              'STORE_UNAVAILABLE',
+              `upload of ${this.uri(name)} lost bytes ${persisted}-${start - 1} that were already streamed; write it again`,
+            );
+          }
+          if (!piece.last && persisted >= end) return undefined;
+          const skip = persisted - start;
+          const resume = CRC32C.from(crcBefore);
+          if (skip > 0) resume.update(piece.data.subarray(0, skip));
+          const sent = await writePiece(this.bucket.file(name), uri, piece.data.subarray(skip), {
+            offset: persisted,
+            last: piece.last,
+            resumeCRC32C: resume.toString(),
+          });
+          if (piece.last) return sent.metadata;
+          persisted = sent.received ?? end;
+        }
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 412) throw this.preconditionFailed(key, options.ifGenerationMatch, error);
+        if (status === 404 || status === 410) {
+          throw new SchedulerError(
+            'STORE_UNAVAILABLE',
+            `the resumable upload session of ${this.uri(name)} is gone (HTTP ${status}); write it again`,
+            { cause: safeCause(error) },
+          );
+        }
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Runs `attempt` with our policy: transient failures are retried after a full-jitter wait until
+   * the next wait would cross the time budget, then STORE_UNAVAILABLE; other failures map at once.
+   */
+  private async retrying<T>(
+    operation: string,
+    name: string,
+    attempt: (context: { attempt: number; ambiguous: boolean }) => Promise<T>,
+  ): Promise<T> {
+    const { clock, retry } = this.settings;
+    const policy = {
+      attempts: Infinity,
+      minBackoffSeconds: retry.minBackoffMs / 1000,
+      maxBackoffSeconds: retry.maxBackoffMs / 1000,
+    };
+    const started = clock.now();
+    let ambiguous = false;
+    let exhausted = false;
+    try {
+      return await pRetry(
+        async (n) => {
+          try {
+            return await attempt({ attempt: n, ambiguous });
+          } catch (error) {
+            const transient = transientReason(error);
+            if (transient === null) throw error;
+            ambiguous ||= transient.ambiguous;
+            throw new TransientError(transient.reason, error);
+          }
+        },
+        {
+          retries: Infinity,
+          minTimeout: 0,
+          maxTimeout: 0,
+          randomize: false,
+          shouldRetry: ({ error }) => error instanceof TransientError && !exhausted,
+          onFailedAttempt: async ({ error, attemptNumber }) => {
+            if (!(error instanceof TransientError)) return;
+            const delayMs = backoffDelayMs(attemptNumber, policy, this.settings.random);
+            if (clock.now() - started + delayMs > retry.budgetMs) {
+              exhausted = true;
+              error.attempts = attemptNumber;
+              return;
+            }
+            await clock.sleep(delayMs);
+          },
+        },
+      );
+    } catch (error) {
+      if (error instanceof TransientError) {
+        const seconds = ((clock.now() - started) / 1000).toFixed(1);
+        throw new SchedulerError(
+          'STORE_UNAVAILABLE',
+          `Cloud Storage ${operation} ${this.uri(name)} failed after ${error.attempts} attempts in ${seconds} s: ${error.message}`,
+          {
+            cause: safeCause(error.original),
+            details: { operation, object: this.uri(name), attempts: error.attempts },
+          },
+        );
+      }
+      throw this.permanentError(operation, name, error);
+    }
+  }
+
+  private permanentError(operation: string, name: string, error: unknown): unknown {
+    if (error instanceof SchedulerError) return error;
+    const status = statusOf(error);
+    if (status === undefined) return error; // not a Cloud Storage failure (a bug, or the source stream's error)
+    const object = this.uri(name);
+    const options = { cause: safeCause(error), details: { operation, object, status } };
+    const said = serverMessage(error);
+    if (status === 404 && (bucketMissing(error) || operation === 'put' || operation === 'list')) {
+      return new SchedulerError(
+        'STORE_NOT_FOUND',
+        `bucket ${this.bucket.name} does not exist (or you lack access): Cloud Storage ${operation} ${object}`,
+        options,
+      );
+    }
+    if (status === 401) {
+      return new SchedulerError(
+        'AUTH_NO_CREDENTIALS',
+        `Cloud Storage rejected the credentials (HTTP 401) on ${operation} ${object}: ${said}`,
+        options,
+      );
+    }
+    if (status === 403) {
+      return new SchedulerError(
+        'STORE_NOT_FOUND',
+        `permission denied (HTTP 403) on Cloud Storage ${operation} ${object}: ${said}. The service account needs roles/storage.objectAdmin on bucket ${this.bucket.name}`,
+        options,
+      );
+    }
+    return new SchedulerError(
+      'STORE_UNAVAILABLE',
+      `Cloud Storage ${operation} ${object} failed: HTTP ${status} ${said}`,
+      options,
+    );
+  }
+
+  private preconditionFailed(
+    key: string,
+    expected: Generation | undefined,
+    error: unknown,
+  ): PreconditionFailedError {
+    return new PreconditionFailedError(this.location, key, expected ?? '', { cause: safeCause(error) });
+  }
+
+  private objectName(key: string): string {
+    checkKey(key);
+    if (isReservedName(key)) {
+      throw new SchedulerError(
+        'STORE_KEY_INVALID',
+        `"${key}" uses a name reserved for the store's own lock and temp files`,
+      );
+    }
+    return this.join(key);
+  }
+
+  private join(key: string): string {
+    return this.root === '' ? key : `${this.root}/${key}`;
+  }
+
+  private uri(name: string): string {
+    return `gs://${this.bucket.name}/${name}`;
+  }
+}
+
+class TransientError extends Error {
+  attempts = 0;
+  constructor(
+    message: string,
+    readonly original: unknown,
+  ) {
+    super(message);
+    this.name = 'TransientError';
+  }
+}
+
+interface Piece {
+  data: Buffer;
+  last: boolean;
+}
+
+/** Cuts a stream into pieces of exactly `size` bytes (the last one shorter), knowing which is last. */
+async function* pieces(source: Readable | AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Piece> {
+  let buffered: Buffer[] = [];
+  let length = 0;
+  let full: Buffer | null = null;
+  for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (buf.length === 0) continue;
+    if (full) {
+      yield { data: full, last: false };
+      full = null;
+    }
+    buffered.push(buf);
+    length += buf.length;
+    while (length > size) {
+      const all = Buffer.concat(buffered, length);
+      yield { data: all.subarray(0, size), last: false };
+      buffered = [all.subarray(size)];
+      length -= size;
+    }
+    if (length === size) {
+      full = Buffer.concat(buffered, length);
+      buffered = [];
+      length = 0;
+    }
+  }
+  yield full ? { data: full, last: true } : { data: Buffer.concat(buffered, length), last: true };
+}
+
+/** Downloads an object whole, with the generation the server answered in `x-goog-generation`. */
+function download(file: File): Promise<{ data: Buffer; generation: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let generation: string | undefined;
+    file
+      .createReadStream({ validation: 'crc32c' })
+      .on('response', (response: { headers?: unknown }) => {
+        generation = headerOf(response.headers, 'x-goog-generation');
+      })
+      .on('data', (chunk: Buffer) => chunks.push(chunk))
+      .on('error', reject)
+      .on('end', () => resolve({ data: Buffer.concat(chunks), generation }));
+  });
+}
+
+/** Writes one piece to a resumable session; resolves with what the server confirmed. */
+function writePiece(
+  file: File,
+  uri: string,
+  data: Buffer,
+  at: { offset: number; last: boolean; resumeCRC32C: string },
+): Promise<{ metadata?: FileMetadata; received?: number }> {
+  return new Promise((resolve, reject) => {
+    let range: string | undefined;
+    const stream = file.createWriteStream({
+      uri,
+      offset: at.offset,
+      resumable: true,
+      validation: 'crc32c',
+      ...(at.offset > 0 ? { resumeCRC32C: at.resumeCRC32C } : {}),
+      ...(at.last ? {} : { isPartialUpload: true, chunkSize: data.length }),
+    });
+    stream.on('response', (response: { headers?: unknown }) => {
+      range = headerOf(response.headers, 'range');
+    });
+    stream.on('error', reject);
+    stream.on('finish', () => {
+      if (at.last) return resolve({ metadata: file.metadata });
+      const confirmed = /bytes=0-(\d+)/.exec(range ?? '');
+      resolve(confirmed ? { received: Number(confirmed[1]) + 1 } : { received: 0 });
+    });
+    stream.end(data);
+  });
+}
+
+/**
+ * Asks a resumable session how much it holds (`Content-Range: bytes * /*`). The session URI is its
+ * own credential, so this needs no Authorization header.
+ */
+async function uploadStatus(uri: string): Promise<{ received: number; done?: FileMetadata }> {
+  const response = await fetch(uri, {
+    method: 'PUT',
+    headers: { 'content-range': 'bytes */*', 'content-length': '0' },
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  if (response.status === 308) {
+    const confirmed = /bytes=0-(\d+)/.exec(response.headers.get('range') ?? '');
+    return { received: confirmed ? Number(confirmed[1]) + 1 : 0 };
+  }
+  if (response.ok) return { received: 0, done: JSON.parse(text) as FileMetadata };
+  throw Object.assign(new Error(messageOfBody(text) ?? `HTTP ${response.status}`), { code: response.status });
+}
+
+function preconditionOpts(expected: Generation | undefined): {
+  preconditionOpts?: { ifGenerationMatch: string | number };
+} {
+  return expected === undefined ? {} : { preconditionOpts: { ifGenerationMatch: expected } };
+}
+
+/** The HTTP status of any of the shapes the client throws (ApiError, GaxiosError, plain object). */
+function statusOf(error: unknown): number | undefined {
+  const e = error as { code?: unknown; status?: unknown; response?: { status?: unknown } } | null;
+  for (const value of [e?.code, e?.status, e?.response?.status]) {
+    if (typeof value === 'number' && value >= 100 && value <= 599) return value;
+  }
+  return undefined;
+}
+
+/** Why a failure is worth another attempt, and whether the failed attempt may have been applied. */
+function transientReason(error: unknown): { reason: string; ambiguous: boolean } | null {
+  if (error instanceof SchedulerError) return null;
+  const status = statusOf(error);
+  if (status !== undefined) {
+    if (!isRetryableStatus(status)) return null;
+    return { reason: `HTTP ${status} ${serverMessage(error)}`.trim(), ambiguous: status >= 500 };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'CONTENT_DOWNLOAD_MISMATCH')
+    return { reason: 'download corrupted in transit (checksum mismatch)', ambiguous: false };
+  if ((error as { type?: unknown } | null)?.type === 'request-timeout')
+    return { reason: 'ETIMEDOUT', ambiguous: true };
+  const network = networkErrorCode(error);
+  if (network !== null)
+    return { reason: network, ambiguous: network !== 'ECONNREFUSED' && network !== 'EAI_AGAIN' };
+  return null;
+}
+
+function bucketMissing(error: unknown): boolean {
+  return /bucket does not exist/i.test(serverMessage(error));
+}
+
+/** The server's own message, without URLs' queries (a resumable session URI is a credential). */
+function serverMessage(error: unknown): string {
+  const e = error as {
+    message?: unknown;
+    errors?: { message?: unknown }[];
+    response?: { data?: unknown };
+  } | null;
+  const fromData = messageOfBody(e?.response?.data);
+  const raw = typeof e?.message === 'string' ? e.message : '';
+  const text = messageOfBody(raw) ?? fromData ?? (raw || String(e?.errors?.[0]?.message ?? ''));
+  return text.replace(/https?:\/\/[^\s"']+/g, (url) => redactUrl(url)).slice(0, 300);
+}
+
+function messageOfBody(body: unknown): string | undefined {
+  let value = body;
+  if (typeof body === 'string') {
+    if (!body.trimStart().startsWith('{')) return undefined;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (value as { error?: { message?: unknown } } | null)?.error?.message;
+  return typeof message === 'string' ? message : undefined;
+}
+
+/** A stand-in for a client error that keeps what helps (status, code, message) and drops the rest: a GaxiosError carries request headers, Authorization included. */
+function safeCause(error: unknown): Error {
+  const original = error instanceof TransientError ? error.original : error;
+  const status = statusOf(original);
+  const code = (original as { code?: unknown } | null)?.code;
+  const name = (original as { name?: unknown } | null)?.name;
+  return Object.assign(new Error(serverMessage(original) || String(name ?? 'error')), {
+    name: typeof name === 'string' ? name : 'Error',
+    ...(status !== undefined ? { status } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+  });
+}
+
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  const h = headers as { get?: unknown } & Record<string, unknown>;
+  const value = typeof h.get === 'function' ? (h.get as (n: string) => unknown)(name) : h[name];
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** FsObjectStore keeps its lock and temp files under these names; refuse them here too, for parity. */
+function isReservedName(key: string): boolean {
+  return key.split('/').some((s) => s.startsWith('.') && (s.endsWith('.lock') || s.endsWith('.tmp')));
+}
+
+function isValidKey(key: string): boolean {
+  try {
+    checkKey(key);
+    return !isReservedName(key);
+  } catch {
+    return false;
+  }
 }
