@@ -6,6 +6,7 @@ import { EmbeddedCollectors } from './http/embedded';
 import { CollectorRegistry } from './runtime/registry';
 import type { CollectorRuntime } from './runtime/run-collector';
 import { envSecretSource } from './secrets/env-source';
+import { SecretManagerSource } from './secrets/secret-manager';
 import type { SecretSource } from './secrets/types';
 import { openStore, type StoreOpener } from './store/open';
 import type { ObjectStore } from './store/types';
@@ -51,7 +52,11 @@ export async function createServices(config: Config, options: ServiceOptions = {
     open(config.storage.raw),
     open(config.storage.state),
   ]);
-  const upstreamAuth = options.auth ?? createHeaderProvider(config.scheduler.auth, { env });
+  const secrets =
+    options.secrets ?? envSecretSource(env, new SecretManagerSource({ clock: options.clock ?? systemClock }));
+  const upstreamAuth =
+    options.auth ??
+    createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const services: Services = {
     config,
     clock: options.clock ?? systemClock,
@@ -61,7 +66,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     env,
     stores: { reports, raw, state },
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
-    secrets: options.secrets ?? envSecretSource(env),
+    secrets,
     auth: {
       headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
     },
