@@ -1,6 +1,7 @@
 import { createHeaderProvider } from './auth/create';
 import type { HeaderProvider } from './auth/types';
 import type { Config } from './config/types';
+import { createNodeTransport, type HttpTransport } from './dispatch/transport';
 import { createApp } from './http/app';
 import { EmbeddedCollectors } from './http/embedded';
 import { CollectorRegistry } from './runtime/registry';
@@ -19,7 +20,10 @@ export interface Services {
   config: Config;
   clock: Clock;
   logger: Logger;
+  /** For collectors' upstream calls. */
   fetch: typeof fetch;
+  /** For calls to collectors (keep-alive node:http; see transport.ts). */
+  transport: HttpTransport;
   random: () => number;
   env: Readonly<Record<string, string | undefined>>;
   stores: { reports: ObjectStore; raw: ObjectStore; state: ObjectStore };
@@ -54,14 +58,16 @@ export async function createServices(config: Config, options: ServiceOptions = {
   ]);
   const secrets =
     options.secrets ?? envSecretSource(env, new SecretManagerSource({ clock: options.clock ?? systemClock }));
+  const clock = options.clock ?? systemClock;
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const services: Services = {
     config,
-    clock: options.clock ?? systemClock,
+    clock,
     logger: options.logger ?? createLogger(),
     fetch: options.fetch ?? globalThis.fetch,
+    transport: createNodeTransport(clock, config.scheduler.maxConcurrentCollectors),
     random: options.random ?? Math.random,
     env,
     stores: { reports, raw, state },
@@ -71,7 +77,10 @@ export async function createServices(config: Config, options: ServiceOptions = {
       headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
     },
     embedded: new EmbeddedCollectors(() => createApp(async () => services, { collectorsOnly: true })),
-    close: () => services.embedded.close(),
+    close: async () => {
+      services.transport.close();
+      await services.embedded.close();
+    },
   };
   return services;
 }

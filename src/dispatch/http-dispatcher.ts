@@ -1,13 +1,13 @@
 import pLimit from 'p-limit';
-import pRetry from 'p-retry';
 import type { HeaderProvider } from '../auth/types';
 import { errorMessage } from '../errors';
 import type { RunRecord } from '../runtime/contract';
 import type { Clock } from '../util/clock';
 import { scrub } from '../util/secrets';
 import { redactUrl } from '../util/url';
-import { BodyTooLargeError, excerpt, readBounded } from './read-body';
+import { excerpt } from './read-body';
 import { backoffDelayMs, isRetryableStatus, networkErrorCode, parseRetryAfter } from './retry';
+import { TransportError, type HttpTransport, type TransportResponse } from './transport';
 import {
   safeListener,
   type CollectorOutcome,
@@ -17,8 +17,11 @@ import {
   type ProgressListener,
 } from './types';
 
+/** Collectors see who calls them. */
+const USER_AGENT = 'collector-scheduler';
+
 export interface HttpDispatcherDeps {
-  fetch: typeof fetch;
+  transport: HttpTransport;
   clock: Clock;
   auth: HeaderProvider;
   maxConcurrent: number;
@@ -31,12 +34,6 @@ export interface HttpDispatcherDeps {
 type Attempt =
   | { final: true; outcome: Partial<CollectorOutcome> }
   | { final: false; outcome: Partial<CollectorOutcome>; retryAfterMs: number | null };
-
-class RetryableAttempt extends Error {
-  constructor(readonly attempt: Attempt & { final: false }) {
-    super(attempt.outcome.error ?? 'retryable failure');
-  }
-}
 
 /**
  * Calls collectors over HTTP: bounded concurrency, a timeout per attempt, retries with full-jitter
@@ -77,6 +74,11 @@ export class HttpDispatcher implements Dispatcher {
     );
   }
 
+  /**
+   * The retry loop over the pure policy in retry.ts. (p-retry, which the collectors' upstream client
+   * uses, cost 0.09 ms of CPU per dispatch in the fan-out benchmark, a fifth of the total; this loop is
+   * the same policy without it.)
+   */
   private async dispatchOne(
     target: DispatchTarget,
     deadline: AbortSignal,
@@ -85,47 +87,25 @@ export class HttpDispatcher implements Dispatcher {
     const { clock } = this.deps;
     const started = clock.now();
     if (deadline.aborted) return this.outcome(target, deadlineOutcome(deadline), started, 0);
-
-    let attempts = 0;
-    let final: Partial<CollectorOutcome>;
-    try {
-      final = await pRetry(
-        async (attemptNumber) => {
-          attempts = attemptNumber;
-          emit({ type: 'start', name: target.name, attempt: attemptNumber, url: target.url });
-          const attempt = await this.attempt(target, attemptNumber, deadline);
-          if (!attempt.final) throw new RetryableAttempt(attempt);
-          return attempt.outcome;
-        },
-        {
-          retries: target.retry.attempts - 1,
-          // The waits are ours (full jitter or Retry-After, on the injected clock), taken in onFailedAttempt.
-          minTimeout: 0,
-          maxTimeout: 0,
-          randomize: false,
-          signal: deadline,
-          shouldRetry: ({ error }) => error instanceof RetryableAttempt,
-          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-            if (!(error instanceof RetryableAttempt) || retriesLeft === 0) return;
-            const delayMs =
-              error.attempt.retryAfterMs ?? backoffDelayMs(attemptNumber, target.retry, this.random);
-            emit({
-              type: 'retry',
-              name: target.name,
-              attempt: attemptNumber + 1,
-              delayMs,
-              reason: error.message,
-            });
-            await clock.sleep(delayMs, deadline);
-          },
-        },
-      );
-    } catch (error) {
-      if (error instanceof RetryableAttempt) final = error.attempt.outcome;
-      else if (deadline.aborted) final = deadlineOutcome(deadline);
-      else throw error;
+    for (let attempt = 1; ; attempt++) {
+      emit({ type: 'start', name: target.name, attempt, url: target.url });
+      const result = await this.attempt(target, attempt, deadline);
+      if (result.final || attempt >= target.retry.attempts)
+        return this.outcome(target, result.outcome, started, attempt);
+      const delayMs = result.retryAfterMs ?? backoffDelayMs(attempt, target.retry, this.random);
+      emit({
+        type: 'retry',
+        name: target.name,
+        attempt: attempt + 1,
+        delayMs,
+        reason: result.outcome.error ?? 'retryable failure',
+      });
+      try {
+        await clock.sleep(delayMs, deadline);
+      } catch {
+        return this.outcome(target, deadlineOutcome(deadline), started, attempt);
+      }
     }
-    return this.outcome(target, final, started, attempts);
   }
 
   private async attempt(
@@ -133,73 +113,66 @@ export class HttpDispatcher implements Dispatcher {
     attemptNumber: number,
     deadline: AbortSignal,
   ): Promise<Attempt> {
-    const { clock } = this.deps;
-    const timeoutSeconds = target.timeoutMs / 1000;
-    const timeout = clock.timeout(
-      target.timeoutMs,
-      new Error(`no answer within timeout_seconds (${timeoutSeconds} s)`),
-    );
-    const signal = AbortSignal.any([deadline, timeout.signal]);
-    const where = `POST ${redactUrl(target.url)}`;
+    // Only failures need the description; parsing the URL for each success is measurable at scale.
+    const where = () => `POST ${redactUrl(target.url)}`;
+    let headers: Record<string, string>;
     try {
-      let headers: Record<string, string>;
-      try {
-        headers = await this.deps.auth.headersFor(target.url);
-      } catch (error) {
-        return {
-          final: true,
-          outcome: { status: 'failed', error: errorMessage(error), errorType: 'AuthError' },
-        };
-      }
-      const response = await this.deps.fetch(target.url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+      headers = await this.deps.auth.headersFor(target.url);
+    } catch (error) {
+      return {
+        final: true,
+        outcome: { status: 'failed', error: errorMessage(error), errorType: 'AuthError' },
+      };
+    }
+    let response: TransportResponse;
+    try {
+      response = await this.deps.transport.post(target.url, {
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'user-agent': USER_AGENT,
+        },
         body: JSON.stringify({ ...target.payload, attempt: attemptNumber }),
-        signal,
-        redirect: 'manual',
+        timeoutMs: target.timeoutMs,
+        signal: deadline,
+        maxBytes: this.deps.maxResponseBytes,
       });
-      let body: Buffer;
-      try {
-        body = await readBounded(response, this.deps.maxResponseBytes);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError) {
+    } catch (error) {
+      if (deadline.aborted) return { final: true, outcome: deadlineOutcome(deadline) };
+      if (!(error instanceof TransportError)) throw error;
+      switch (error.kind) {
+        case 'timeout':
           return {
             final: true,
             outcome: {
               status: 'failed',
-              httpStatus: response.status,
-              error: `${where} answered ${response.status} with a body over ${error.limit} bytes (scheduler.max_response_bytes); not read further`,
+              error: `${where()}: no answer within timeout_seconds (${target.timeoutMs / 1000} s)`,
+              errorType: 'Timeout',
+            },
+          };
+        case 'too-large':
+          return {
+            final: true,
+            outcome: {
+              status: 'failed',
+              httpStatus: error.status,
+              error: `${where()} answered ${error.status} with a body over ${this.deps.maxResponseBytes} bytes (scheduler.max_response_bytes); not read further`,
               errorType: 'ResponseTooLarge',
             },
           };
-        }
-        throw error;
-      }
-      return classify(where, response, body, clock.now());
-    } catch (error) {
-      if (deadline.aborted) return { final: true, outcome: deadlineOutcome(deadline) };
-      if (timeout.signal.aborted) {
-        return {
-          final: true,
-          outcome: {
+        default: {
+          const retryable = error.code !== null && networkErrorCode(error) !== null;
+          const outcome: Partial<CollectorOutcome> = {
             status: 'failed',
-            error: `${where}: ${errorMessage(timeout.signal.reason)}`,
-            errorType: 'Timeout',
-          },
-        };
+            error: `${where()} failed: ${error.message}`,
+            errorType: 'ConnectionError',
+          };
+          return retryable ? { final: false, outcome, retryAfterMs: null } : { final: true, outcome };
+        }
       }
-      const code = networkErrorCode(error);
-      const message = `${where} failed: ${code ?? errorMessage(error)}`;
-      return code
-        ? {
-            final: false,
-            outcome: { status: 'failed', error: message, errorType: 'ConnectionError' },
-            retryAfterMs: null,
-          }
-        : { final: true, outcome: { status: 'failed', error: message, errorType: 'ConnectionError' } };
-    } finally {
-      timeout.clear();
     }
+    return classify(where, response, this.deps.clock.now());
   }
 
   private outcome(
@@ -230,21 +203,21 @@ function deadlineOutcome(deadline: AbortSignal): Partial<CollectorOutcome> {
 }
 
 /** Turns a collector's HTTP answer into an outcome. */
-export function classify(where: string, response: Response, body: Buffer, nowMs: number): Attempt {
-  const status = response.status;
+export function classify(where: () => string, response: TransportResponse, nowMs: number): Attempt {
+  const { status, body } = response;
   const parsed = parseJson(body);
   const run = runRecordOf(parsed);
 
   if (status >= 200 && status < 300) {
     if (body.length === 0) return { final: true, outcome: { status: 'success', httpStatus: status } };
     if (parsed === undefined) {
-      const type = response.headers.get('content-type') ?? 'no content type';
+      const type = response.headers['content-type'] ?? 'no content type';
       return {
         final: true,
         outcome: {
           status: 'failed',
           httpStatus: status,
-          error: `${where} answered ${status} with ${type}, not JSON: "${excerpt(body, 120)}"`,
+          error: `${where()} answered ${status} with ${type}, not JSON: "${excerpt(body, 120)}"`,
           errorType: 'InvalidResponse',
         },
       };
@@ -286,7 +259,7 @@ export function classify(where: string, response: Response, body: Buffer, nowMs:
   const outcome: Partial<CollectorOutcome> = {
     status: 'failed',
     httpStatus: status,
-    error: `${where} answered ${status}${why ? `: ${why}` : ''}`,
+    error: `${where()} answered ${status}${why ? `: ${why}` : ''}`,
     errorType: run?.errorType === 'Timeout' ? 'Timeout' : 'HTTPError',
     ...(run ? { result: run.result, manifest: run.manifest } : {}),
   };
@@ -294,7 +267,7 @@ export function classify(where: string, response: Response, body: Buffer, nowMs:
     return {
       final: false,
       outcome,
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), nowMs),
+      retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), nowMs),
     };
   }
   return { final: true, outcome };
@@ -320,4 +293,8 @@ function runRecordOf(parsed: unknown): RunRecord | null {
     return run as RunRecord;
   }
   return null;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -5,6 +5,7 @@ import { SchedulerError } from '../errors';
 import { buildReport, httpStatusFor, type ExecutionReport } from '../report/report';
 import { ReportStore, type SaveResult } from '../report/report-store';
 import type { Services } from '../services';
+import { timeoutSignal } from '../util/clock';
 import { newExecutionId } from './execution-id';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
 
@@ -54,7 +55,8 @@ export async function execute(
   });
 
   const deadlineMs = config.scheduler.deadlineSeconds * 1000;
-  const deadline = clock.timeout(
+  const deadline = timeoutSignal(
+    clock,
     deadlineMs,
     new SchedulerError(
       'COLLECTOR_TIMEOUT',
@@ -135,7 +137,7 @@ function dispatcherFor(services: Services, mode: DispatchMode): Dispatcher {
     throw new SchedulerError('REQUEST_INVALID', 'Cloud Tasks mode is not available yet; use mode: http');
   }
   return new HttpDispatcher({
-    fetch: services.fetch,
+    transport: services.transport,
     clock: services.clock,
     auth: services.auth,
     maxConcurrent: services.config.scheduler.maxConcurrentCollectors,

@@ -1,7 +1,7 @@
 import { errorMessage, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
-import { isoTime, secondsBetween, type Clock } from '../util/clock';
+import { isoTime, secondsBetween, timeoutSignal, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { scrub } from '../util/secrets';
 import type { Collector, CollectorContext, RunRecord } from './contract';
@@ -61,7 +61,8 @@ export async function runCollector(
   };
   await writeRunRecord(runtime.stores.state, base, log);
 
-  const timeout = clock.timeout(
+  const timeout = timeoutSignal(
+    clock,
     timeoutSeconds * 1000,
     new SchedulerError(
       'COLLECTOR_TIMEOUT',

@@ -6,8 +6,8 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms` of this clock's time; rejects with `signal.reason` if aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** A signal that aborts with `reason` after `ms` of this clock's time; `clear()` cancels it. */
-  timeout(ms: number, reason: unknown): { signal: AbortSignal; clear(): void };
+  /** Calls `fn` after `ms` of this clock's time; the returned function cancels it. */
+  schedule(ms: number, fn: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -26,14 +26,24 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   },
-  timeout(ms, reason) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(reason), ms);
+  schedule(ms, fn) {
+    const timer = setTimeout(fn, ms);
     // A pending timeout must not keep a CLI process alive after its work is done.
     timer.unref();
-    return { signal: controller.signal, clear: () => clearTimeout(timer) };
+    return () => clearTimeout(timer);
   },
 };
+
+/** A signal that aborts with `reason` after `ms` of the clock's time; `clear()` cancels it. */
+export function timeoutSignal(
+  clock: Clock,
+  ms: number,
+  reason: unknown,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const cancel = clock.schedule(ms, () => controller.abort(reason));
+  return { signal: controller.signal, clear: cancel };
+}
 
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();

@@ -1,5 +1,7 @@
 import type { HeaderProvider } from '../../src/auth/types';
 import { HttpDispatcher } from '../../src/dispatch/http-dispatcher';
+import { createNodeTransport, type HttpTransport } from '../../src/dispatch/transport';
+import { timeoutSignal } from '../../src/util/clock';
 import type { CollectorOutcome, DispatchTarget, ProgressEvent } from '../../src/dispatch/types';
 import { collectorServer, type Behaviour } from '../support/collector-servers';
 import { FakeClock } from '../support/fake-clock';
@@ -7,7 +9,9 @@ import { startServer, json, type TestServer } from '../support/http';
 import { until } from '../support/wait';
 
 const servers: TestServer[] = [];
+const transports: HttpTransport[] = [];
 afterEach(async () => {
+  transports.splice(0).forEach((t) => t.close());
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
@@ -40,8 +44,10 @@ function dispatcher(
   clock: FakeClock,
   overrides: Partial<ConstructorParameters<typeof HttpDispatcher>[0]> = {},
 ) {
+  const transport = createNodeTransport(clock, 50);
+  transports.push(transport);
   return new HttpDispatcher({
-    fetch: globalThis.fetch,
+    transport,
     clock,
     auth: { headersFor: async () => ({}) },
     maxConcurrent: 10,
@@ -349,7 +355,7 @@ describe('HTTP fan-out', () => {
     const clock = new FakeClock();
     const ok = await serve({ kind: 'ok' });
     const hang = await serve({ kind: 'hang' });
-    const deadlineTimer = clock.timeout(120_000, new Error('execution deadline of 120 s reached'));
+    const deadlineTimer = timeoutSignal(clock, 120_000, new Error('execution deadline of 120 s reached'));
     const finished: string[] = [];
     const pending = dispatcher(clock, { maxConcurrent: 2 }).dispatch(
       [target('ok', ok.url), target('hang', hang.url, { timeoutMs: 300_000 }), target('queued', ok.url)],
@@ -378,7 +384,7 @@ describe('HTTP fan-out', () => {
   it('marks collectors that never got a slot before the deadline as timed out with no attempt', async () => {
     const clock = new FakeClock();
     const hang = await serve({ kind: 'hang' });
-    const deadlineTimer = clock.timeout(60_000, new Error('execution deadline of 60 s reached'));
+    const deadlineTimer = timeoutSignal(clock, 60_000, new Error('execution deadline of 60 s reached'));
     const pending = dispatcher(clock, { maxConcurrent: 1 }).dispatch(
       [target('hang', hang.url, { timeoutMs: 300_000 }), target('waiting', hang.url)],
       {
@@ -400,7 +406,7 @@ describe('HTTP fan-out', () => {
   it('stops retrying when the deadline falls during a backoff wait', async () => {
     const clock = new FakeClock('2026-11-22T14:00:00Z', false);
     const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '100' } });
-    const deadlineTimer = clock.timeout(30_000, new Error('execution deadline of 30 s reached'));
+    const deadlineTimer = timeoutSignal(clock, 30_000, new Error('execution deadline of 30 s reached'));
     const pending = dispatcher(clock).dispatch([target('dvf', s.url)], { signal: deadlineTimer.signal });
     await s.waitForRequests(1);
     await until(() => clock.sleeps.length > 0);

@@ -38,7 +38,7 @@ export class FakeClock implements Clock {
         this.cancel(timer);
         reject(signal?.reason);
       };
-      const timer = this.schedule(ms, () => {
+      const timer = this.addTimer(ms, () => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       });
@@ -47,10 +47,9 @@ export class FakeClock implements Clock {
     });
   }
 
-  timeout(ms: number, reason: unknown): { signal: AbortSignal; clear(): void } {
-    const controller = new AbortController();
-    const timer = this.schedule(ms, () => controller.abort(reason));
-    return { signal: controller.signal, clear: () => this.cancel(timer) };
+  schedule(ms: number, fn: () => void): () => void {
+    const timer = this.addTimer(ms, fn);
+    return () => this.cancel(timer);
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way, in order. */
@@ -74,7 +73,7 @@ export class FakeClock implements Clock {
     this.time = Math.max(this.time, target);
   }
 
-  private schedule(ms: number, fire: () => void): Timer {
+  private addTimer(ms: number, fire: () => void): Timer {
     const timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fire };
     this.timers.push(timer);
     return timer;
