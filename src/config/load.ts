@@ -7,6 +7,7 @@ import { ConfigError, type ConfigProblem } from './errors';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
+import { describeIssue } from '../util/issues';
 import { closest } from './suggest';
 import type { Config } from './types';
 
@@ -91,7 +92,7 @@ export function parseConfig(
   if (!result.success) {
     throw new ConfigError(
       source,
-      result.issues.map((issue) => describeIssue(issue, doc, lineOf)),
+      result.issues.map((issue) => describeConfigIssue(issue, doc, lineOf)),
     );
   }
 
@@ -117,52 +118,20 @@ export function parseConfig(
 
 type Issue = v.InferIssue<typeof configSchema>;
 
-function describeIssue(
+function describeConfigIssue(
   issue: Issue,
   doc: Document,
   lineOf: (offset: number | undefined) => number | null,
 ): ConfigProblem {
   const keys = (issue.path ?? []).map((p) => String(p.key));
-  const keyPath = keys.join('.');
-  const line = lineOf(locate(doc, keys));
   const last = issue.path?.[issue.path.length - 1];
-
-  if (issue.type === 'strict_object' && last?.origin === 'key') {
-    const allowed = allowedKeys(keys.slice(0, -1));
-    const suggestion = closest(String(last.key), allowed);
-    return {
-      path: keyPath,
-      line,
-      message: `unknown key${suggestion ? `; did you mean "${suggestion}"?` : ` (expected one of: ${allowed.join(', ')})`}`,
-    };
-  }
-  if (issue.message.startsWith('Invalid type')) {
-    return {
-      path: keyPath,
-      line,
-      message: `expected ${describeExpected(issue.expected)}, got ${issue.received}`,
-    };
-  }
-  const got =
-    issue.received && !issue.message.includes(issue.received) && last?.origin !== 'key'
-      ? ` (got ${issue.received})`
-      : '';
-  const subject = last?.origin === 'key' ? `"${String(last.key)}" ` : '';
-  return { path: keyPath, line, message: `${subject}${issue.message}${got}` };
-}
-
-function describeExpected(expected: string | null): string {
-  if (!expected) return 'a value';
-  const words: Record<string, string> = {
-    Object: 'a mapping',
-    number: 'a number',
-    string: 'a string',
-    boolean: 'true or false',
+  const allowed = last?.origin === 'key' ? allowedKeys(keys.slice(0, -1)) : [];
+  const problem = describeIssue(issue, { allowed });
+  return {
+    path: problem.field === 'body' ? '' : problem.field,
+    line: lineOf(locate(doc, keys)),
+    message: problem.message,
   };
-  return expected
-    .split(' | ')
-    .map((e) => words[e] ?? e)
-    .join(' or ');
 }
 
 type AnySchema = {

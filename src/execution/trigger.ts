@@ -3,6 +3,7 @@ import { closest } from '../config/suggest';
 import { DISPATCH_MODES, type CollectorConfig, type Config, type DispatchMode } from '../config/types';
 import { RequestError } from '../errors';
 import { compileSchedule } from '../schedule/cron';
+import { describeIssue, problemText } from '../util/issues';
 
 export const TRIGGER_SOURCES = ['cloud-scheduler', 'http', 'cli'] as const;
 export type TriggerSource = (typeof TRIGGER_SOURCES)[number];
@@ -113,15 +114,9 @@ export function parseRunRequest(
   }
   const result = v.safeParse(bodySchema, input, { abortEarly: false });
   if (!result.success) {
-    const problems = result.issues.map((i) => {
-      const field = (i.path ?? []).map((p) => String(p.key)).join('.');
-      if (i.type === 'strict_object') {
-        const s = closest(field, BODY_FIELDS);
-        return `${field}: unknown field${s ? `; did you mean "${s}"?` : ` (expected: ${BODY_FIELDS.join(', ')})`}`;
-      }
-      if (i.message.startsWith('Invalid type')) return `${field}: expected ${i.expected}, got ${i.received}`;
-      return `${field}: ${i.message}`;
-    });
+    const problems = result.issues.map((i) =>
+      problemText(describeIssue(i, { allowed: BODY_FIELDS, noun: 'field' })),
+    );
     throw new RequestError(`invalid request body: ${problems.join('; ')}`, { details: { problems } });
   }
   const b = result.output;

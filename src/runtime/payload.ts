@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { RequestError } from '../errors';
+import { describeIssue, problemText } from '../util/issues';
 
 /** What every collector receives, the same in HTTP and Cloud Tasks mode. */
 export interface DispatchPayload {
@@ -30,16 +31,15 @@ const payloadSchema = v.strictObject({
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
 
+const PAYLOAD_FIELDS = Object.keys(payloadSchema.entries);
+
 /** Validates a collector request body; every problem is named by its field. */
 export function parsePayload(input: unknown, routeCollector: string): DispatchPayload {
   const result = v.safeParse(payloadSchema, input, { abortEarly: false });
   if (!result.success) {
-    const problems = result.issues.map((i) => {
-      const field = (i.path ?? []).map((p) => String(p.key)).join('.') || 'body';
-      if (i.type === 'strict_object') return `${field}: unknown field`;
-      if (i.message.startsWith('Invalid type')) return `${field}: expected ${i.expected}, got ${i.received}`;
-      return `${field}: ${i.message}`;
-    });
+    const problems = result.issues.map((i) =>
+      problemText(describeIssue(i, { allowed: PAYLOAD_FIELDS, noun: 'field' })),
+    );
     throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
   }
   if (result.output.collector !== routeCollector) {

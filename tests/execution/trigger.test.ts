@@ -130,7 +130,7 @@ describe('run requests', () => {
     ['not JSON', '{collectors: dvf}', /request body is not JSON/],
     ['a JSON array', '["dvf"]', /request body must be a JSON object/],
     ['an unknown field', { colectors: ['dvf'] }, /colectors: unknown field; did you mean "collectors"\?/],
-    ['a wrong type', { dryRun: 'yes' }, /dryRun: expected boolean, got "yes"/],
+    ['a wrong type', { dryRun: 'yes' }, /dryRun: expected true or false, got "yes"/],
     ['a bad mode', { mode: 'queue' }, /mode: must be one of http, tasks/],
     ['a bad time', { at: 'tomorrow' }, /at: must be an ISO 8601 time/],
     ['an empty list', { collectors: [] }, /the list is empty/],
