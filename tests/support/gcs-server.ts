@@ -26,6 +26,8 @@ export interface FaultFilter {
   method?: string;
   /** Matched against the decoded object name. */
   object?: string | RegExp;
+  /** Any other condition, e.g. on `headers['content-range']`. */
+  test?: (request: GcsRequest) => boolean;
 }
 
 export type GcsOp =
@@ -51,8 +53,8 @@ export interface GcsRequest {
   bucket?: string;
   object?: string;
   bodyBytes: number;
-  /** The status answered, or 'reset' when the connection was dropped. */
-  status: number | 'reset';
+  /** The status answered; 'reset' when the server dropped the connection, 'client-closed' when the client did. */
+  status: number | 'reset' | 'client-closed';
   fault?: Fault;
 }
 
@@ -82,6 +84,8 @@ export interface GcsServer {
   readonly requests: GcsRequest[];
   /** The largest list page served, whatever `maxResults` asks; small values force pagination. */
   pageSize: number;
+  /** Media downloads leave out `x-goog-generation` (as some emulators do) while this is true. */
+  omitGenerationHeader: boolean;
   createBucket(name: string): void;
   deleteBucket(name: string): void;
   object(bucket: string, name: string): FakeObject | undefined;
@@ -200,15 +204,23 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     const fault = takeFault(record);
     if (fault) record.fault = fault;
     if (fault && typeof fault === 'object' && 'delayMs' in fault) {
-      await new Promise<void>((resolve) => {
+      // A slow server: answer late, or not at all if the client gives up first.
+      const gaveUp = await new Promise<boolean>((resolve) => {
+        const onClose = (): void => {
+          clearTimeout(timer);
+          timers.delete(timer);
+          resolve(true);
+        };
         const timer = setTimeout(() => {
           timers.delete(timer);
-          resolve();
+          req.socket.off('close', onClose);
+          resolve(false);
         }, fault.delayMs);
         timers.add(timer);
+        req.socket.once('close', onClose);
       });
-      if (req.socket.destroyed) {
-        record.status = 'reset';
+      if (gaveUp) {
+        record.status = 'client-closed';
         return;
       }
     }
@@ -283,7 +295,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
           status: 200,
           headers: {
             'content-type': obj.contentType,
-            'x-goog-generation': obj.generation,
+            ...(api.omitGenerationHeader ? {} : { 'x-goog-generation': obj.generation }),
             'x-goog-metageneration': obj.metageneration,
             'x-goog-hash': `crc32c=${obj.crc32c},md5=${obj.md5Hash}`,
             'x-goog-stored-content-encoding': 'identity',
@@ -455,6 +467,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     url: `http://127.0.0.1:${port}`,
     requests,
     pageSize: options.pageSize ?? 1000,
+    omitGenerationHeader: false,
     createBucket(name) {
       if (!buckets.has(name)) buckets.set(name, new Map());
     },
@@ -560,7 +573,7 @@ function matches(filter: FaultFilter, record: GcsRequest): boolean {
     const name = record.object ?? record.query.name ?? '';
     if (typeof filter.object === 'string' ? filter.object !== name : !filter.object.test(name)) return false;
   }
-  return true;
+  return filter.test === undefined || filter.test(record);
 }
 
 function precondition(current: FakeObject | undefined, ifGenerationMatch: string | undefined): Reply | null {
