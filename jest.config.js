@@ -9,6 +9,7 @@ module.exports = {
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/tests/support/env.ts'],
+  globalSetup: '<rootDir>/tests/support/global-setup.js',
   transform: {
     '^.+\\.[tj]s$': [
       'ts-jest',

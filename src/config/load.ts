@@ -48,7 +48,8 @@ export async function loadConfig(
       { cause },
     );
   }
-  return parseConfig(text, path.relative(process.cwd(), file) || file, env, options);
+  const relative = path.relative(process.cwd(), file);
+  return parseConfig(text, relative && !relative.startsWith('..') ? relative : file, env, options);
 }
 
 /** Parses, interpolates, validates and normalises one config text into a frozen Config. */
