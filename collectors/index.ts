@@ -1,7 +1,8 @@
 import type { Collector } from '../src/runtime/contract';
+import { dvf } from './dvf';
 import { inseeContours } from './insee-contours';
 
 /** The collectors shipped in this repository. */
 export function builtinCollectors(): Collector<unknown>[] {
-  return [inseeContours as Collector<unknown>];
+  return [inseeContours as Collector<unknown>, dvf as Collector<unknown>];
 }

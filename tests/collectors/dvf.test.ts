@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+import { dvf } from '../../collectors/dvf';
+import { headerProblem, DVF_COLUMNS } from '../../collectors/dvf/csv-rows';
+import { newestRelease } from '../../collectors/dvf/release';
+import { tempDirs } from '../support/temp';
+import { startDvfUpstream, type DvfUpstream, type DvfUpstreamOptions } from '../support/upstreams/dvf';
+import { makeHarness, verifyManifest, type Harness } from './harness';
+
+const temp = tempDirs();
+let upstream: DvfUpstream | null = null;
+
+afterEach(async () => {
+  await upstream?.close();
+  upstream = null;
+  temp.cleanup();
+});
+
+async function setup(options: DvfUpstreamOptions = {}): Promise<{ up: DvfUpstream; h: Harness }> {
+  upstream = await startDvfUpstream(options);
+  return { up: upstream, h: makeHarness(temp.make('dvf')) };
+}
+
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
+describe('dvf collector', () => {
+  it('streams each (year, département) file into <release>/<year>/departements/<dep>.csv.gz with rows counted', async () => {
+    const { up, h } = await setup({ releases: ['2024-10', '2025-04'] });
+    const { record, httpStatus } = await h.run(dvf, { base_url: up.baseUrl, departements: ['75', '2A'] });
+
+    expect(httpStatus).toBe(200);
+    expect(record.status).toBe('success');
+    const manifest = record.manifest!;
+    await verifyManifest(h.raw, 'dvf', manifest);
+    // Default years: the two full years before the run (scheduled in 2026).
+    expect(manifest.objects.map((o) => o.key).sort()).toEqual([
+      '2025-04/2024/departements/2A.csv.gz',
+      '2025-04/2024/departements/75.csv.gz',
+      '2025-04/2025/departements/2A.csv.gz',
+      '2025-04/2025/departements/75.csv.gz',
+    ]);
+    for (const object of manifest.objects) {
+      const [, year, , file] = object.key.split('/');
+      const served = up.file('2025-04', Number(year), file!.replace('.csv.gz', ''));
+      expect(object).toMatchObject({ records: served.rows, bytes: served.gz.length, md5: md5(served.gz) });
+      expect(object.contentType).toBe('application/gzip');
+    }
+    const expectedRows = manifest.objects.reduce((n, o) => n + (o.records ?? 0), 0);
+    expect(record.result?.records).toBe(expectedRows);
+    expect(record.result?.summary).toMatchObject({
+      release: { name: '2025-04', source: 'index' },
+      years: [2024, 2025],
+      files: { written: 4, skipped: 0 },
+    });
+    // Downloaded from the dated folder the listing named, not from the `latest` alias.
+    expect(up.fileRequests().every((p) => p.startsWith('/geo-dvf/2025-04/csv/'))).toBe(true);
+    expect(await h.readState('dvf', 'files/2024/75.json')).toMatchObject({
+      release: '2025-04',
+      key: '2025-04/2024/departements/75.csv.gz',
+      md5: md5(up.file('2025-04', 2024, '75').gz),
+    });
+  });
+
+  it('is idempotent for one scheduledTime: a rerun leaves the same objects and downloads nothing', async () => {
+    const { up, h } = await setup();
+    const options = { base_url: up.baseUrl, departements: ['01', '33'], years: [2024] };
+    const first = await h.run(dvf, options);
+    const keys = await h.rawKeys('dvf');
+    const requestsBefore = up.fileRequests().length;
+
+    const second = await h.run(dvf, options, { executionId: 'exec-2', attempt: 2 });
+
+    expect(first.record.status).toBe('success');
+    expect(second.record.status).toBe('success');
+    expect(await h.rawKeys('dvf')).toEqual(keys);
+    expect(keys.filter((k) => k.endsWith('.csv.gz'))).toHaveLength(2);
+    expect(up.fileRequests().length).toBe(requestsBefore);
+    expect(second.record.result?.summary).toMatchObject({
+      files: { written: 0, skipped: 2 },
+      skipped: { unchanged: { files: ['2024/01', '2024/33'] } },
+    });
+  });
+
+  it('skips files already stored for the current release and downloads a new release in full', async () => {
+    const { up, h } = await setup({ releases: ['2025-04'] });
+    const options = { base_url: up.baseUrl, departements: ['13'], years: [2024, 2025] };
+    await h.run(dvf, options, { scheduledTime: '2026-11-20T02:00:00Z' });
+    expect(up.fileRequests()).toHaveLength(2);
+
+    const unchanged = await h.run(dvf, options, { scheduledTime: '2026-11-21T02:00:00Z' });
+    expect(unchanged.record.status).toBe('success');
+    expect(up.fileRequests()).toHaveLength(2);
+    expect(unchanged.record.manifest?.objects).toEqual([]);
+    expect(JSON.stringify(unchanged.record.result?.summary)).toContain('already stored for release 2025-04');
+
+    up.publish('2025-10');
+    const next = await h.run(dvf, options, { scheduledTime: '2026-11-22T02:00:00Z' });
+    expect(next.record.manifest?.objects.map((o) => o.key).sort()).toEqual([
+      '2025-10/2024/departements/13.csv.gz',
+      '2025-10/2025/departements/13.csv.gz',
+    ]);
+    expect(up.fileRequests()).toHaveLength(4);
+    expect(await h.readState('dvf', 'files/2025/13.json')).toMatchObject({ release: '2025-10' });
+  });
+
+  it('without a release listing, compares ETag / Last-Modified and skips a file the server says is unchanged', async () => {
+    const { up, h } = await setup({ listing: false });
+    const options = { base_url: up.baseUrl, departements: ['44'], years: [2025] };
+    const first = await h.run(dvf, options, { scheduledTime: '2026-11-20T02:00:00Z' });
+    expect(first.record.manifest?.objects.map((o) => o.key)).toEqual([
+      'fetched-20261120T020000Z/2025/departements/44.csv.gz',
+    ]);
+    expect(first.record.result?.summary).toMatchObject({ release: { source: 'unresolved' } });
+
+    const second = await h.run(dvf, options, { scheduledTime: '2026-11-21T02:00:00Z' });
+    const conditional = up.server.requests.at(-1)!;
+    expect(conditional.headers['if-none-match']).toBe(up.file('2025-04', 2025, '44').etag);
+    expect(second.record.manifest?.objects).toEqual([]);
+    expect(second.record.result?.summary).toMatchObject({ skipped: { unchanged: { files: ['2025/44'] } } });
+  });
+
+  it('recognises an unchanged file from its headers when the server ignores conditional requests', async () => {
+    const { up, h } = await setup({ listing: false, conditional: false });
+    const options = { base_url: up.baseUrl, departements: ['44'], years: [2025] };
+    await h.run(dvf, options, { scheduledTime: '2026-11-20T02:00:00Z' });
+    const second = await h.run(dvf, options, { scheduledTime: '2026-11-21T02:00:00Z' });
+    expect(second.record.manifest?.objects).toEqual([]);
+    expect(await h.rawKeys('dvf')).not.toContain('fetched-20261121T020000Z/2025/departements/44.csv.gz');
+  });
+
+  it('reports the excluded départements (404) as skipped, not as a failure', async () => {
+    const { up, h } = await setup();
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      departements: ['75', '57', '67', '68', '976'],
+      years: [2025],
+    });
+    expect(httpStatus).toBe(200);
+    expect(record.status).toBe('success');
+    expect(record.manifest?.objects.map((o) => o.key)).toEqual(['2025-04/2025/departements/75.csv.gz']);
+    expect(record.result?.summary).toMatchObject({
+      skipped: { excluded: { files: ['2025/57', '2025/67', '2025/68', '2025/976'] } },
+    });
+  });
+
+  it('fails, not retryable, when no requested file exists at all (a wrong base_url or year)', async () => {
+    const { up, h } = await setup();
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      departements: ['75'],
+      years: [2019],
+    });
+    expect(record.status).toBe('failed');
+    expect(record.retryable).toBe(false);
+    expect(httpStatus).toBe(200);
+    expect(record.error).toMatch(/no geo-dvf file found .* check options.base_url and options.years/);
+  });
+
+  it('refuses a file whose header is not the 40 documented columns, and stores nothing of it', async () => {
+    const wrong = DVF_COLUMNS.map((c) => (c === 'valeur_fonciere' ? 'prix' : c)).join(',');
+    const { up, h } = await setup({ header: wrong });
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      departements: ['75'],
+      years: [2025],
+    });
+    expect(record.status).toBe('failed');
+    expect(record.retryable).toBe(false);
+    expect(httpStatus).toBe(200);
+    expect(record.error).toContain('header column 5 is "prix", expected "valeur_fonciere"');
+    expect((await h.rawKeys('dvf')).filter((k) => k.endsWith('.csv.gz'))).toEqual([]);
+    expect(await h.readState('dvf', 'files/2025/75.json')).toBeNull();
+  });
+
+  it('fails bad options as not retryable (HTTP 200), naming the option', async () => {
+    const { up, h } = await setup();
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      years: [1999],
+      departements: ['20'],
+    });
+    expect(httpStatus).toBe(200);
+    expect(record.status).toBe('failed');
+    expect(record.retryable).toBe(false);
+    expect(record.error).toContain('options.years.0: must be 2014 or later');
+    expect(record.error).toContain('options.departements');
+    expect(up.server.requests).toHaveLength(0);
+  });
+
+  it('retries an upstream 5xx, then fails as retryable (HTTP 503)', async () => {
+    const { up, h } = await setup();
+    up.faults.inject({ kind: 'status', status: 502 }, { times: 100, match: /\.csv\.gz$/ });
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      departements: ['75'],
+      years: [2025],
+    });
+    expect(record.status).toBe('failed');
+    expect(record.retryable).toBe(true);
+    expect(httpStatus).toBe(503);
+    expect(record.error).toContain('answered 502');
+    expect(up.fileRequests()).toHaveLength(4);
+    expect(h.clock.sleeps).toHaveLength(3);
+  });
+
+  it('honours Retry-After on a 429 and restarts a download whose connection was reset mid-body', async () => {
+    const { up, h } = await setup({ rows: () => 3000 });
+    up.faults.inject(
+      { kind: 'status', status: 429, headers: { 'retry-after': '7' } },
+      { match: /75\.csv\.gz$/ },
+    );
+    up.faults.inject({ kind: 'truncate', afterBytes: 1000 }, { match: /75\.csv\.gz$/ });
+    up.faults.inject({ kind: 'reset' }, { match: /75\.csv\.gz$/ });
+    const { record } = await h.run(dvf, { base_url: up.baseUrl, departements: ['75'], years: [2025] });
+
+    expect(record.status).toBe('success');
+    expect(h.clock.sleeps[0]).toBe(7000);
+    expect(up.faults.applied.map((f) => f.kind)).toEqual(['status', 'truncate', 'reset']);
+    const served = up.file('2025-04', 2025, '75');
+    expect(record.manifest?.objects).toEqual([
+      expect.objectContaining({
+        key: '2025-04/2025/departements/75.csv.gz',
+        md5: md5(served.gz),
+        records: 3000,
+      }),
+    ]);
+    expect(md5((await h.readRaw('dvf', '2025-04/2025/departements/75.csv.gz'))!)).toBe(md5(served.gz));
+  });
+
+  it('streams a multi-MB file: the store receives it in chunks while the upstream is still sending', async () => {
+    const rows = 40_000;
+    const { up, h } = await setup({ rows: () => rows, gzipLevel: 0 });
+    const total = up.file('2025-04', 2025, '75').gz.length;
+    expect(total).toBeGreaterThan(6 * 1024 * 1024);
+    // The server stops after 1 MB until the store has seen data: a collector that buffered the body
+    // whole would wait forever (and the test time out) instead of passing.
+    up.pauseNextFile(1024 * 1024, h.raw.nextFirstChunk());
+    const { record } = await h.run(dvf, { base_url: up.baseUrl, departements: ['75'], years: [2025] });
+
+    expect(record.status).toBe('success');
+    const stream = h.raw.streams.find((s) => s.key.endsWith('75.csv.gz'))!;
+    expect(stream.bytes).toBe(total);
+    expect(stream.chunks).toBeGreaterThan(20);
+    expect(stream.largestChunk).toBeLessThan(1024 * 1024);
+    expect(record.manifest?.objects[0]).toMatchObject({ bytes: total, records: rows });
+  });
+
+  it('settles promptly when its signal aborts mid-download', async () => {
+    const { up, h } = await setup();
+    up.faults.hangEverything();
+    const controller = new AbortController();
+    const run = dvf.run(h.context(dvf, { base_url: up.baseUrl, departements: ['75'] }, controller.signal));
+    await up.server.waitForRequests(1);
+    controller.abort(new Error('deadline reached'));
+    await expect(run).rejects.toThrow('deadline reached');
+  });
+});
+
+describe('dvf helpers', () => {
+  it('finds the newest YYYY-MM folder in a listing', () => {
+    expect(newestRelease('<a href="2024-10/">2024-10/</a><a href="2025-04/">x</a><a href="latest/">')).toBe(
+      '2025-04',
+    );
+    expect(newestRelease('<a href="/geo-dvf/2023-06/">')).toBe('2023-06');
+    expect(newestRelease('<a href="latest/">latest/</a>')).toBeNull();
+  });
+
+  it('names what is wrong with a header', () => {
+    expect(headerProblem([...DVF_COLUMNS])).toBeNull();
+    expect(headerProblem([''])).toBe('the file is empty (no header line)');
+    expect(headerProblem(DVF_COLUMNS.slice(0, 39))).toContain('missing "latitude"');
+    expect(headerProblem([...DVF_COLUMNS, 'extra'])).toContain('extra "extra"');
+  });
+});
