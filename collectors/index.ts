@@ -1,8 +1,9 @@
 import type { Collector } from '../src/runtime/contract';
 import { dvf } from './dvf';
 import { inseeContours } from './insee-contours';
+import { sirene } from './sirene';
 
 /** The collectors shipped in this repository. */
 export function builtinCollectors(): Collector<unknown>[] {
-  return [inseeContours as Collector<unknown>, dvf as Collector<unknown>];
+  return [inseeContours as Collector<unknown>, dvf as Collector<unknown>, sirene as Collector<unknown>];
 }
