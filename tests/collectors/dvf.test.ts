@@ -3,8 +3,9 @@ import { dvf } from '../../collectors/dvf';
 import { headerProblem, DVF_COLUMNS } from '../../collectors/dvf/csv-rows';
 import { newestRelease } from '../../collectors/dvf/release';
 import { tempDirs } from '../support/temp';
+import { gate } from '../support/upstreams/faults';
 import { startDvfUpstream, type DvfUpstream, type DvfUpstreamOptions } from '../support/upstreams/dvf';
-import { makeHarness, verifyManifest, type Harness } from './harness';
+import { allText, makeHarness, verifyManifest, type Harness } from './harness';
 
 const temp = tempDirs();
 let upstream: DvfUpstream | null = null;
@@ -244,14 +245,21 @@ describe('dvf collector', () => {
     expect(record.manifest?.objects[0]).toMatchObject({ bytes: total, records: rows });
   });
 
-  it('settles promptly when its signal aborts mid-download', async () => {
-    const { up, h } = await setup();
-    up.faults.hangEverything();
+  it('settles promptly when its signal aborts mid-download, leaving no partial object', async () => {
+    const { up, h } = await setup({ rows: () => 20_000, gzipLevel: 0 });
+    const never = gate();
+    up.pauseNextFile(256 * 1024, never.promise);
     const controller = new AbortController();
-    const run = dvf.run(h.context(dvf, { base_url: up.baseUrl, departements: ['75'] }, controller.signal));
-    await up.server.waitForRequests(1);
+    const run = dvf.run(
+      h.context(dvf, { base_url: up.baseUrl, departements: ['75'], years: [2025] }, controller.signal),
+    );
+    await h.raw.nextFirstChunk();
     controller.abort(new Error('deadline reached'));
     await expect(run).rejects.toThrow('deadline reached');
+    never.open();
+    // Not even the store's temp file is left behind.
+    expect(await allText(h.dir + '/raw').catch(() => '')).toBe('');
+    expect(await h.readState('dvf', 'files/2025/75.json')).toBeNull();
   });
 });
 

@@ -1,0 +1,44 @@
+import type { TestServer } from '../http';
+import { startDvfUpstream } from './dvf';
+import type { Faults } from './faults';
+import { startGeoUpstream } from './geo';
+import { communeWithPlu, startPluUpstream } from './plu';
+import { makeEtablissements, startSireneUpstream } from './sirene';
+
+/**
+ * One loopback upstream per built-in collector, with the options (and environment) that point the
+ * collector at it: what the shared conformance suite runs every collector against. A collector added to
+ * `builtinCollectors()` needs an entry here, or the suite fails for it.
+ */
+export interface UpstreamFixture {
+  options: Record<string, unknown>;
+  env: Record<string, string>;
+  server: TestServer;
+  faults: Faults;
+  close(): Promise<void>;
+}
+
+export const SIRENE_TEST_KEY = 'conformance-sirene-key-7d2e41';
+
+export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFixture>>> = {
+  'insee-contours': async () => {
+    const up = await startGeoUpstream();
+    return { options: { base_url: up.url, departements: ['75', '92'] }, env: {}, ...up };
+  },
+  dvf: async () => {
+    const up = await startDvfUpstream({ releases: ['2025-04'] });
+    return { options: { base_url: up.baseUrl, departements: ['01', '75', '57'] }, env: {}, ...up };
+  },
+  sirene: async () => {
+    const up = await startSireneUpstream({ key: SIRENE_TEST_KEY, etablissements: makeEtablissements(30) });
+    return {
+      options: { base_url: up.baseUrl, page_size: 10 },
+      env: { SIRENE_API_KEY: SIRENE_TEST_KEY },
+      ...up,
+    };
+  },
+  plu: async () => {
+    const up = await startPluUpstream([communeWithPlu('75056', 20), communeWithPlu('35238', 5)]);
+    return { options: { base_url: up.baseUrl, communes: ['75056', '35238'] }, env: {}, ...up };
+  },
+};
