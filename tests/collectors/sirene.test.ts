@@ -1,5 +1,6 @@
 import { sirene } from '../../collectors/sirene';
 import { tempDirs } from '../support/temp';
+import { gate } from '../support/upstreams/faults';
 import {
   cursorFor,
   makeEtablissements,
@@ -199,11 +200,17 @@ describe('sirene collector', () => {
     const data = makeEtablissements(25);
     const { up, h } = await setup({ etablissements: data });
     const options = { base_url: up.baseUrl, page_size: 10, initial_since: '2026-11-20' };
-    up.faults.inject({ kind: 'hang' }, { match: new RegExp(`curseur=${encodeURIComponent(cursorFor(20))}`) });
+    // Page 3 is slow: it answers only when the test opens the gate, after the run has timed out.
+    const page3 = gate();
+    up.faults.inject(
+      { kind: 'slow', gate: page3.promise },
+      { match: new RegExp(`curseur=${encodeURIComponent(cursorFor(20))}`) },
+    );
     const cut = h.run(sirene, options, { env: ENV, timeoutSeconds: 60 });
     await up.server.waitForRequests(4); // informations, pages 1 and 2, the hung page 3
     h.clock.advance(60_000);
     const first = await cut;
+    page3.open();
 
     expect(first.record).toMatchObject({ status: 'failed', errorType: 'Timeout', retryable: true });
     expect(first.httpStatus).toBe(503);
