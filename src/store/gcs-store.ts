@@ -726,7 +726,10 @@ function messageOfBody(body: unknown): string | undefined {
   return typeof message === 'string' ? message : undefined;
 }
 
-/** A stand-in for a client error that keeps what helps (status, code, message) and drops the rest: a GaxiosError carries request headers, Authorization included. */
+/**
+ * A stand-in for a client error that keeps what helps (status, code, message) and drops the rest: a
+ * GaxiosError carries its request's headers, Authorization included, and URLs with session ids.
+ */
 function safeCause(error: unknown): Error {
   const original = error instanceof TransientError ? error.original : error;
   const status = statusOf(original);
@@ -742,7 +745,7 @@ function safeCause(error: unknown): Error {
 function headerOf(headers: unknown, name: string): string | undefined {
   if (headers === null || typeof headers !== 'object') return undefined;
   const h = headers as { get?: unknown } & Record<string, unknown>;
-  const value = typeof h.get === 'function' ? (h.get as (n: string) => unknown)(name) : h[name];
+  const value = typeof h.get === 'function' ? (h.get as (n: string) => unknown).call(h, name) : h[name];
   if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
   return typeof value === 'string' ? value : undefined;
 }
