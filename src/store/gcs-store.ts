@@ -42,7 +42,8 @@ export interface GcsStoreOptions {
   /**
    * Streams go up in resumable chunks of this size (a multiple of 256 KiB); a failed one is sent again
    * from the byte the server confirmed. A stream or buffer no larger than one chunk is sent in one
-   * multipart request instead. A streaming write holds about one chunk in memory. @default 8 MiB
+   * multipart request instead. A streaming write holds about one chunk plus the client's own
+   * read-ahead (measured ~8 MiB) in memory. @default 8 MiB
    */
   uploadChunkBytes?: number;
   /** Items asked for per list page (the API's maximum is 1000). @default 1000 */
@@ -87,16 +88,7 @@ export async function openGcsStore(
     await assertGoogleCredentials();
   }
   const timeoutMs = options.requestTimeoutMs ?? 60_000;
-  const storage = new Storage({
-    ...(options.apiEndpoint !== undefined ? { apiEndpoint: options.apiEndpoint } : {}),
-    ...(options.projectId !== undefined ? { projectId: options.projectId } : {}),
-    timeout: timeoutMs,
-    // Our policy retries (with a time budget and full jitter); the client must surface every error.
-    retryOptions: { autoRetry: false, retryableErrorFn: () => false },
-  });
-  // `timeout` above covers JSON API calls only; resumable upload requests take it from interceptors.
-  type Decorated = ReturnType<NonNullable<Storage['interceptors'][number]['request']>>;
-  storage.interceptors.push({ request: (reqOpts) => ({ ...reqOpts, timeout: timeoutMs }) as Decorated });
+  const storage = client(options.apiEndpoint, options.projectId, timeoutMs);
   return new GcsObjectStore(storage.bucket(location.bucket), location.prefix, location.display, {
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
@@ -105,6 +97,31 @@ export async function openGcsStore(
     pageSize: options.listPageSize ?? 1000,
     timeoutMs,
   });
+}
+
+const clients = new Map<string, Storage>();
+
+/**
+ * One client per endpoint and settings, shared by every store of the process: the reports, raw and
+ * state stores then share one auth client and its access token, and one connection pool.
+ */
+function client(apiEndpoint: string | undefined, projectId: string | undefined, timeoutMs: number): Storage {
+  const key = JSON.stringify([apiEndpoint, process.env.STORAGE_EMULATOR_HOST, projectId, timeoutMs]);
+  let storage = clients.get(key);
+  if (storage === undefined) {
+    storage = new Storage({
+      ...(apiEndpoint !== undefined ? { apiEndpoint } : {}),
+      ...(projectId !== undefined ? { projectId } : {}),
+      timeout: timeoutMs,
+      // Our policy retries (with a time budget and full jitter); the client must surface every error.
+      retryOptions: { autoRetry: false, retryableErrorFn: () => false },
+    });
+    // `timeout` above covers JSON API calls only; resumable upload requests take it from interceptors.
+    type Decorated = ReturnType<NonNullable<Storage['interceptors'][number]['request']>>;
+    storage.interceptors.push({ request: (reqOpts) => ({ ...reqOpts, timeout: timeoutMs }) as Decorated });
+    clients.set(key, storage);
+  }
+  return storage;
 }
 
 /**
@@ -511,8 +528,9 @@ class TransientError extends Error {
 
 /**
  * The bytes of a streamed write that the server has not confirmed yet, so a failed chunk can be sent
- * again without reading the source twice. Memory stays at about one chunk: the client pulls a chunk,
- * sends it, and the server's confirmation releases it. Also keeps the md5 of everything read.
+ * again without reading the source twice. The server's confirmation of each chunk releases it, so
+ * this holds what the client has read ahead: one chunk plus ~8 MiB of the client's own buffering
+ * (measured with the client alone too). Also keeps the md5 of everything read.
  */
 class Spool {
   /** Bytes before this offset are confirmed and released. */

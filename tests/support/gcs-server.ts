@@ -97,7 +97,10 @@ export interface GcsServer {
   /** Faults armed but not yet used. */
   pendingFaults(): number;
   clearFaults(): void;
-  /** Called for every request before it is handled (after any fault delay); may be async. */
+  /**
+   * Called for every request as it arrives, before any fault or handling (may be async): a hook for
+   * playing another client at an exact moment.
+   */
   onRequest: ((request: GcsRequest) => void | Promise<void>) | null;
   close(): Promise<void>;
 }
@@ -201,6 +204,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
       status: 0,
     };
     requests.push(record);
+    if (onRequest) await onRequest(record);
     const fault = takeFault(record);
     if (fault) record.fault = fault;
     if (fault && typeof fault === 'object' && 'delayMs' in fault) {
@@ -238,7 +242,6 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
       });
       return;
     }
-    if (onRequest) await onRequest(record);
     const reply = handle(route, req, url, body);
     if (fault && typeof fault === 'object' && 'afterApply' in fault && fault.afterApply) {
       if ('reset' in fault) {
