@@ -3,6 +3,7 @@ import type { HeaderProvider } from './auth/types';
 import type { Config } from './config/types';
 import { createNodeTransport, type HttpTransport } from './dispatch/transport';
 import { createApp } from './http/app';
+import { LeaseManager } from './lease/lease';
 import { EmbeddedCollectors } from './http/embedded';
 import { CollectorRegistry } from './runtime/registry';
 import type { CollectorRuntime } from './runtime/run-collector';
@@ -30,6 +31,8 @@ export interface Services {
   registry: CollectorRegistry;
   /** Credentials for collectors (env vars, Secret Manager). */
   secrets: SecretSource;
+  /** Group and login leases, in the state store. */
+  leases: LeaseManager;
   /** Headers for calls to collectors (nothing for the embedded loopback server). */
   auth: HeaderProvider;
   embedded: EmbeddedCollectors;
@@ -59,18 +62,21 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const secrets =
     options.secrets ?? envSecretSource(env, new SecretManagerSource({ clock: options.clock ?? systemClock }));
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+  const random = options.random ?? Math.random;
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const services: Services = {
     config,
     clock,
-    logger: options.logger ?? createLogger(),
+    logger,
     fetch: options.fetch ?? globalThis.fetch,
     transport: createNodeTransport(clock, config.scheduler.maxConcurrentCollectors),
-    random: options.random ?? Math.random,
+    random,
     env,
     stores: { reports, raw, state },
+    leases: new LeaseManager(state, clock, logger, random),
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
     secrets,
     auth: {

@@ -8,6 +8,7 @@ import { CollectorRegistry } from '../runtime/registry';
 import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
 import { collectCommand } from './collect';
+import { planCommand } from './plan';
 import { runCommand } from './run';
 import { statusCommand } from './status';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
@@ -69,6 +70,19 @@ export async function main(
     });
 
   program
+    .command('plan')
+    .description(
+      'the timeline of every enabled collector, overlaps within credential groups, and staggered schedules',
+    )
+    .option('--from <time>', 'start of the window (default: this hour)', isoTime)
+    .option('--hours <n>', 'length of the window in hours', positiveNumber, 24)
+    .option('--check', 'exit 1 when members of a group overlap (for CI or a deploy script)')
+    .option('--json', 'print the plan as JSON')
+    .action(async (options) => {
+      exitCode = await planCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
     .command('collect')
     .description('run one collector in this process')
     .argument('<name>', 'collector name')
@@ -108,6 +122,13 @@ function isoTime(value: string): string {
     throw new InvalidArgumentError('expected an ISO 8601 time like 2026-11-22T14:00:00Z');
   }
   return value;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 24 * 31)
+    throw new InvalidArgumentError('expected a number of hours between 0 and 744');
+  return n;
 }
 
 function jsonObject(value: string): Record<string, unknown> {

@@ -6,6 +6,7 @@ import type { Clock } from '../util/clock';
 import { scrub } from '../util/secrets';
 import { redactUrl } from '../util/url';
 import { excerpt } from './read-body';
+import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
 import { backoffDelayMs, isRetryableStatus, networkErrorCode, parseRetryAfter } from './retry';
 import { TransportError, type HttpTransport, type TransportResponse } from './transport';
 import {
@@ -28,6 +29,9 @@ export interface HttpDispatcherDeps {
   maxResponseBytes: number;
   /** For backoff jitter; injectable so tests get exact waits. */
   random?: () => number;
+  /** Group leases; without them group members are only serialised within this execution. */
+  leases?: LeaseManager;
+  leaseTtlMs?: number;
 }
 
 /** One attempt's verdict: final, or worth another try (after `retryAfterMs` if the server said so). */
@@ -51,27 +55,75 @@ export class HttpDispatcher implements Dispatcher {
   async dispatch(targets: readonly DispatchTarget[], options: DispatchOptions): Promise<CollectorOutcome[]> {
     const limit = pLimit(this.deps.maxConcurrent);
     const emit = safeListener(options.onProgress);
-    return Promise.all(
-      targets.map((target) =>
+    const outcomes = new Map<DispatchTarget, CollectorOutcome>();
+    // A group's members run one after another, in config order, in one slot; others run side by side.
+    await Promise.all(
+      lanes(targets).map((lane) =>
         limit(async () => {
-          const outcome = await this.dispatchOne(target, options.signal, emit).catch((error: unknown) =>
-            // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
-            this.outcome(
-              target,
-              {
-                status: 'failed',
-                error: `internal error: ${errorMessage(error)}`,
-                errorType: 'InternalError',
-              },
-              this.deps.clock.now(),
-              0,
-            ),
-          );
-          emit({ type: 'finish', outcome });
-          return outcome;
+          for (const target of lane) {
+            const outcome = await this.dispatchMember(target, options.signal, emit).catch((error: unknown) =>
+              // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
+              this.outcome(
+                target,
+                {
+                  status: 'failed',
+                  error: `internal error: ${errorMessage(error)}`,
+                  errorType: 'InternalError',
+                },
+                this.deps.clock.now(),
+                0,
+              ),
+            );
+            outcomes.set(target, outcome);
+            emit({ type: 'finish', outcome });
+          }
         }),
       ),
     );
+    return targets.map((t) => outcomes.get(t)!);
+  }
+
+  /**
+   * A group member runs under its group's lease, so that it never overlaps a member started by another
+   * execution (another instance, a manual run). The lease is named to the collector in a header, so a
+   * collector route of ours knows the scheduler already holds it on its behalf.
+   */
+  private async dispatchMember(
+    target: DispatchTarget,
+    deadline: AbortSignal,
+    emit: ProgressListener,
+  ): Promise<CollectorOutcome> {
+    const leases = this.deps.leases;
+    if (!target.group || !leases) return this.dispatchOne(target, deadline, emit, {});
+    const started = this.deps.clock.now();
+    const holder = LeaseManager.holderId(target.payload.executionId, target.name);
+    const result = await leases.acquire(groupLeaseName(target.group), holder, {
+      ttlMs: this.deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      waitMs: target.groupWaitMs,
+      signal: deadline,
+    });
+    if (deadline.aborted) {
+      if (result.acquired) await result.lease.release();
+      return this.outcome(target, deadlineOutcome(deadline), started, 0);
+    }
+    if (!result.acquired) {
+      return this.outcome(
+        target,
+        {
+          status: 'skipped',
+          reason: 'group_busy',
+          error: `group ${target.group} is busy: ${result.holder.holder.split('/')[1] ?? 'a member'} of execution ${result.holder.executionId} holds it (waited ${target.groupWaitMs / 1000} s, group_wait_seconds)`,
+          extra: { group: target.group, holder_execution_id: result.holder.executionId },
+        },
+        started,
+        0,
+      );
+    }
+    try {
+      return await this.dispatchOne(target, deadline, emit, { [GROUP_LEASE_HEADER]: holder });
+    } finally {
+      await result.lease.release();
+    }
   }
 
   /**
@@ -83,13 +135,14 @@ export class HttpDispatcher implements Dispatcher {
     target: DispatchTarget,
     deadline: AbortSignal,
     emit: ProgressListener,
+    extraHeaders: Record<string, string>,
   ): Promise<CollectorOutcome> {
     const { clock } = this.deps;
     const started = clock.now();
     if (deadline.aborted) return this.outcome(target, deadlineOutcome(deadline), started, 0);
     for (let attempt = 1; ; attempt++) {
       emit({ type: 'start', name: target.name, attempt, url: target.url });
-      const result = await this.attempt(target, attempt, deadline);
+      const result = await this.attempt(target, attempt, deadline, extraHeaders);
       if (result.final || attempt >= target.retry.attempts)
         return this.outcome(target, result.outcome, started, attempt);
       const delayMs = result.retryAfterMs ?? backoffDelayMs(attempt, target.retry, this.random);
@@ -112,6 +165,7 @@ export class HttpDispatcher implements Dispatcher {
     target: DispatchTarget,
     attemptNumber: number,
     deadline: AbortSignal,
+    extraHeaders: Record<string, string>,
   ): Promise<Attempt> {
     // Only failures need the description; parsing the URL for each success is measurable at scale.
     const where = () => `POST ${redactUrl(target.url)}`;
@@ -129,6 +183,7 @@ export class HttpDispatcher implements Dispatcher {
       response = await this.deps.transport.post(target.url, {
         headers: {
           ...headers,
+          ...extraHeaders,
           'content-type': 'application/json',
           accept: 'application/json',
           'user-agent': USER_AGENT,
@@ -246,6 +301,7 @@ export function classify(where: () => string, response: TransportResponse, nowMs
           reason: run.reason ?? 'skipped',
           error: run.error,
           result: run.result,
+          ...(run.details ? { extra: run.details } : {}),
         },
       };
     }
@@ -297,4 +353,24 @@ function runRecordOf(parsed: unknown): RunRecord | null {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** One lane per group (its members in config order) and one per ungrouped collector. */
+export function lanes(targets: readonly DispatchTarget[]): DispatchTarget[][] {
+  const byGroup = new Map<string, DispatchTarget[]>();
+  const out: DispatchTarget[][] = [];
+  for (const t of targets) {
+    if (!t.group) {
+      out.push([t]);
+      continue;
+    }
+    let lane = byGroup.get(t.group);
+    if (!lane) {
+      lane = [];
+      byGroup.set(t.group, lane);
+      out.push(lane);
+    }
+    lane.push(t);
+  }
+  return out;
 }

@@ -23,6 +23,8 @@ export interface DispatchTarget {
   timeoutMs: number;
   retry: RetryPolicy;
   group: string | null;
+  /** How long a group member waits for its group's lease before it is skipped (group_busy). */
+  groupWaitMs: number;
   queue: string | null;
 }
 

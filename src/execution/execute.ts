@@ -7,6 +7,7 @@ import { ReportStore, type SaveResult } from '../report/report-store';
 import type { Services } from '../services';
 import { timeoutSignal } from '../util/clock';
 import { newExecutionId } from './execution-id';
+import { claimTick } from './tick-claim';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
 
 export interface ExecutionResult {
@@ -47,6 +48,7 @@ export async function execute(
   const selection = selectCollectors(config, trigger, startMs);
   const mode = trigger.mode ?? config.scheduler.mode;
   const log = logger.child({ executionId });
+  await claimTick(services.stores.state, trigger, selection, executionId, startMs);
   log.info('execution started', {
     trigger: trigger.source,
     kind: selection.kind,
@@ -128,6 +130,7 @@ async function buildTargets(
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
     group: c.group,
+    groupWaitMs: c.groupWaitSeconds * 1000,
     queue: c.queue ?? services.config.scheduler.tasks.queue,
   }));
 }
@@ -143,6 +146,7 @@ function dispatcherFor(services: Services, mode: DispatchMode): Dispatcher {
     maxConcurrent: services.config.scheduler.maxConcurrentCollectors,
     maxResponseBytes: services.config.scheduler.maxResponseBytes,
     random: services.random,
+    leases: services.leases,
   });
 }
 

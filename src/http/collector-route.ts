@@ -2,7 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { parsePayload } from '../runtime/payload';
-import { runCollector } from '../runtime/run-collector';
+import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
+import type { DispatchPayload } from '../runtime/payload';
+import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, type Services } from '../services';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
@@ -47,13 +49,68 @@ export async function collectorRoute(
   }
   const configured = services.config.collectors.find((c) => c.name === name);
   const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
-  const { record, httpStatus } = await runCollector(
-    collector,
-    payload,
-    timeoutSeconds,
-    collectorRuntime(services),
-  );
+  const runtime = collectorRuntime(services);
+  const run = () => runCollector(collector, payload, timeoutSeconds, runtime);
+  const { record, httpStatus } = configured?.group
+    ? await underGroupLease(
+        services,
+        configured.group,
+        configured.groupWaitSeconds,
+        payload,
+        header(request, GROUP_LEASE_HEADER),
+        run,
+      )
+    : await run();
   return { status: httpStatus, body: { run: record } };
+}
+
+/**
+ * A group member runs under its group's lease: the one the scheduler holds for it (HTTP mode, named in
+ * a header), else one taken here (Cloud Tasks mode, where a task can also be delivered twice).
+ */
+async function underGroupLease(
+  services: Services,
+  group: string,
+  waitSeconds: number,
+  payload: DispatchPayload,
+  presented: string | undefined,
+  run: () => Promise<CollectorRunOutcome>,
+): Promise<CollectorRunOutcome> {
+  const name = groupLeaseName(group);
+  if (presented) {
+    const current = await services.leases.current(name);
+    if (current?.holder === presented) return run();
+  }
+  const result = await services.leases.acquire(
+    name,
+    LeaseManager.holderId(payload.executionId, payload.collector),
+    {
+      ttlMs: DEFAULT_LEASE_TTL_MS,
+      waitMs: waitSeconds * 1000,
+    },
+  );
+  if (!result.acquired) {
+    const [holderExecution, holderCollector] = result.holder.holder.split('/');
+    const duplicate = holderExecution === payload.executionId && holderCollector === payload.collector;
+    return skipRun(
+      payload.collector,
+      payload,
+      {
+        reason: duplicate ? 'already_running' : 'group_busy',
+        message: duplicate
+          ? `this run of ${payload.collector} is already in progress (a duplicate delivery)`
+          : `group ${group} is busy: ${holderCollector ?? 'a member'} of execution ${holderExecution} holds it (waited ${waitSeconds} s, group_wait_seconds)`,
+        details: { group, holder_execution_id: holderExecution },
+      },
+      collectorRuntime(services),
+      { record: !duplicate },
+    );
+  }
+  try {
+    return await run();
+  } finally {
+    await result.lease.release();
+  }
 }
 
 /**

@@ -19,7 +19,14 @@ export function errorResponse(error: unknown, logger: Logger, statusOverride?: n
     const status = statusOverride ?? STATUS_BY_CODE[error.code] ?? 500;
     if (status >= 500) logger.error(error.message, { code: error.code });
     const problems = error instanceof ConfigError ? { problems: error.problems } : {};
-    return { status, body: { error: { code: error.code, message: scrub(error.message), ...problems } } };
+    const executionId =
+      typeof error.details['execution_id'] === 'string'
+        ? { execution_id: error.details['execution_id'] }
+        : {};
+    return {
+      status,
+      body: { error: { code: error.code, message: scrub(error.message), ...problems, ...executionId } },
+    };
   }
   logger.error(`unexpected error: ${errorMessage(error)}`, {
     stack: error instanceof Error ? error.stack : undefined,

@@ -67,6 +67,8 @@ export interface RunRecord {
   reason: string | null;
   result: CollectorResult | null;
   manifest: Manifest | null;
+  /** Anything else worth reporting (e.g. the execution holding a busy group). */
+  details?: Record<string, unknown>;
 }
 
 export interface ManifestObject {

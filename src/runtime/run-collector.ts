@@ -136,6 +136,44 @@ export async function runCollector(
   return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
 }
 
+/**
+ * A run that did not start: recorded as skipped (unless `record` is false: a duplicate delivery must
+ * not overwrite the record of the run it duplicates) and answered 200, since retrying cannot help.
+ */
+export async function skipRun(
+  collector: string,
+  payload: DispatchPayload,
+  skip: { reason: string; message: string; details?: Record<string, unknown> },
+  runtime: CollectorRuntime,
+  options: { record: boolean },
+): Promise<CollectorRunOutcome> {
+  const now = isoTime(runtime.clock.now());
+  const record: RunRecord = {
+    collector,
+    executionId: payload.executionId,
+    scheduledTime: new Date(payload.scheduledTime).toISOString(),
+    attempt: payload.attempt,
+    status: 'skipped',
+    startTime: now,
+    endTime: now,
+    durationSeconds: 0,
+    error: skip.message,
+    errorType: null,
+    retryable: false,
+    reason: skip.reason,
+    result: null,
+    manifest: null,
+    ...(skip.details ? { details: skip.details } : {}),
+  };
+  runtime.logger.info(`collector run skipped: ${skip.message}`, {
+    collector,
+    executionId: payload.executionId,
+    reason: skip.reason,
+  });
+  if (options.record) await writeRunRecord(runtime.stores.state, record, runtime.logger);
+  return { record, httpStatus: 200 };
+}
+
 /** Settles as soon as `signal` aborts, even if a collector ignores its signal. */
 function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

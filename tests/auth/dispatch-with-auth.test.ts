@@ -32,6 +32,7 @@ function target(name: string, url: string): DispatchTarget {
     timeoutMs: 60_000,
     retry: { attempts: 1, minBackoffSeconds: 1, maxBackoffSeconds: 1 },
     group: null,
+    groupWaitMs: 0,
     queue: null,
   };
 }

@@ -35,6 +35,7 @@ function target(name: string, url: string, overrides: Partial<DispatchTarget> = 
     timeoutMs: 60_000,
     retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },
     group: null,
+    groupWaitMs: 0,
     queue: null,
     ...overrides,
   };

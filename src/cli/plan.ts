@@ -1,0 +1,132 @@
+import { ReportStore } from '../report/report-store';
+import { buildPlan, median, type Durations, type Plan } from '../schedule/plan';
+import { suggestSchedules, type Suggestion } from '../schedule/stagger';
+import { renderTimeline } from '../schedule/timeline';
+import type { Services } from '../services';
+import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+
+export interface PlanOptions {
+  from?: string;
+  hours?: number;
+  json?: boolean;
+  check?: boolean;
+}
+
+/** How far back reports are read for expected durations. */
+const HISTORY_DAYS = 14;
+
+export async function planCommand(
+  options: PlanOptions,
+  global: GlobalOptions,
+  loadServices: ServicesLoader,
+  io: CliIO,
+): Promise<number> {
+  const services = await loadServices(global);
+  try {
+    const fromMs = options.from ? Date.parse(options.from) : startOfHour(services.clock.now());
+    const durations = await expectedDurations(services);
+    const plan = buildPlan(services.config, fromMs, options.hours ?? 24, durations);
+    const suggestion =
+      plan.overlaps.length > 0
+        ? suggestSchedules(services.config, fromMs, durations)
+        : { changes: [], unresolved: [] };
+    if (options.json) io.stdout(JSON.stringify(planJson(plan, suggestion), null, 2) + '\n');
+    else io.stdout(renderPlan(plan, suggestion) + '\n');
+    return options.check && plan.overlaps.length > 0 ? EXIT.failed : EXIT.ok;
+  } finally {
+    await services.close();
+  }
+}
+
+/** Median duration of each collector's successful runs in recent reports. */
+export async function expectedDurations(services: Services): Promise<Durations> {
+  const reports = await new ReportStore(services.stores.reports, services.logger).recent(
+    HISTORY_DAYS,
+    new Date(services.clock.now()),
+  );
+  const samples = new Map<string, number[]>();
+  for (const r of reports) {
+    for (const [name, c] of Object.entries(r.collectors)) {
+      if (c.status === 'success' && typeof c.duration_seconds === 'number')
+        samples.set(name, [...(samples.get(name) ?? []), c.duration_seconds]);
+    }
+  }
+  return new Map([...samples].map(([name, values]) => [name, median(values)!]));
+}
+
+export function renderPlan(plan: Plan, suggestion: Suggestion): string {
+  const fmt = (ms: number) => new Date(ms).toLocaleString('sv-SE', { timeZone: plan.timezone }).slice(0, 16);
+  const lines = [
+    `Schedule from ${fmt(plan.fromMs)} to ${fmt(plan.toMs)} (${plan.timezone})`,
+    '',
+    renderTimeline(plan),
+    '',
+  ];
+  lines.push('Expected durations:');
+  for (const c of plan.collectors) {
+    lines.push(
+      `  ${c.name.padEnd(20)} ${c.schedule.padEnd(16)} ${formatSeconds(c.expectedSeconds).padStart(8)}  (${c.durationSource === 'history' ? 'median of recent runs' : 'timeout, no history'})`,
+    );
+  }
+  lines.push('');
+  if (plan.overlaps.length === 0) {
+    lines.push('No overlaps within credential groups.');
+    return lines.join('\n');
+  }
+  lines.push(
+    `${plan.overlaps.length} overlap${plan.overlaps.length === 1 ? '' : 's'} within credential groups:`,
+  );
+  for (const o of plan.overlaps.slice(0, 20)) {
+    lines.push(
+      `  [${o.group}] ${o.first.collector} at ${fmt(o.first.startMs)} and ${o.second.collector} at ${fmt(o.second.startMs)} overlap for ${formatSeconds(o.overlapSeconds)}`,
+    );
+  }
+  if (plan.overlaps.length > 20) lines.push(`  … and ${plan.overlaps.length - 20} more`);
+  lines.push('');
+  if (suggestion.changes.length > 0) {
+    lines.push('Suggested schedules (same frequency, no overlap over a week):');
+    for (const c of suggestion.changes) lines.push(`  ${c.collector.padEnd(20)} "${c.from}"  ->  "${c.to}"`);
+  }
+  if (suggestion.unresolved.length > 0) {
+    lines.push(
+      `No staggered schedule exists for ${suggestion.unresolved.join(', ')}: its runs are too long or too frequent to fit between the others. Shorten them, lower their frequency, or move them to another account.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function planJson(plan: Plan, suggestion: Suggestion) {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    from: iso(plan.fromMs),
+    to: iso(plan.toMs),
+    timezone: plan.timezone,
+    collectors: plan.collectors.map((c) => ({
+      name: c.name,
+      group: c.group,
+      schedule: c.schedule,
+      expected_seconds: c.expectedSeconds,
+      duration_source: c.durationSource,
+      runs: c.runs.map((r) => ({ start: iso(r.startMs), end: iso(r.endMs) })),
+    })),
+    overlaps: plan.overlaps.map((o) => ({
+      group: o.group,
+      first: { collector: o.first.collector, start: iso(o.first.startMs), end: iso(o.first.endMs) },
+      second: { collector: o.second.collector, start: iso(o.second.startMs), end: iso(o.second.endMs) },
+      overlap_seconds: o.overlapSeconds,
+    })),
+    suggestion,
+  };
+}
+
+function formatSeconds(s: number): string {
+  return s >= 3600
+    ? `${(s / 3600).toFixed(1)} h`
+    : s >= 60
+      ? `${(s / 60).toFixed(1)} min`
+      : `${s.toFixed(1)} s`;
+}
+
+function startOfHour(ms: number): number {
+  return Math.floor(ms / 3_600_000) * 3_600_000;
+}

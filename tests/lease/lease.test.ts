@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as path from 'node:path';
+import { LeaseManager } from '../../src/lease/lease';
+import { openStore } from '../../src/store/open';
+import { FakeClock } from '../support/fake-clock';
+import { captureLogger } from '../support/services';
+import { STORE_KINDS, storeFixture } from '../support/stores';
+import { until } from '../support/wait';
+
+describe.each(STORE_KINDS)('leases on the %s store', (kind) => {
+  const storage = storeFixture(kind);
+  beforeAll(() => storage.setup());
+  afterAll(() => storage.teardown());
+
+  let n = 0;
+  const manager = async (clock: FakeClock) =>
+    new LeaseManager(await openStore(storage.uri(`state-${kind}`)), clock, captureLogger().logger, () => 0.5);
+  const leaseName = () => `group-g${++n}`;
+
+  it('is exclusive: a second holder is told who has it', async () => {
+    const clock = new FakeClock();
+    const leases = await manager(clock);
+    const name = leaseName();
+    const first = await leases.tryAcquire(name, 'exec-1/xmp/aaaa', 60_000);
+    expect(first.acquired).toBe(true);
+    const second = await leases.tryAcquire(name, 'exec-2/xmp-daily/bbbb', 60_000);
+    expect(second).toMatchObject({
+      acquired: false,
+      holder: { holder: 'exec-1/xmp/aaaa', executionId: 'exec-1' },
+    });
+    if (first.acquired) await first.lease.release();
+    expect((await leases.tryAcquire(name, 'exec-2/xmp-daily/bbbb', 60_000)).acquired).toBe(true);
+  });
+
+  it('is renewed while held, so it does not expire under a long run', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const leases = await manager(clock);
+    const name = leaseName();
+    const held = await leases.tryAcquire(name, 'exec-1/xmp/aaaa', 30_000);
+    expect(held.acquired).toBe(true);
+    // Ten renewal periods; after each, the test waits until the renewal is in the store.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(10_000);
+      await until(async () => (await leases.current(name))?.expiresAt === clock.now() + 30_000);
+    }
+    expect(await leases.current(name)).toMatchObject({ holder: 'exec-1/xmp/aaaa' });
+    expect((await leases.tryAcquire(name, 'exec-2/x/bbbb', 30_000)).acquired).toBe(false);
+    if (held.acquired) await held.lease.release();
+    expect(await leases.current(name)).toBeNull();
+  });
+
+  it('waits up to its wait time, then gives up with the holder', async () => {
+    const clock = new FakeClock();
+    const leases = await manager(clock);
+    const name = leaseName();
+    await leases.tryAcquire(name, 'exec-1/xmp/aaaa', 600_000);
+    const t0 = clock.now();
+    const result = await leases.acquire(name, 'exec-2/xmp-daily/bbbb', { ttlMs: 60_000, waitMs: 30_000 });
+    expect(result).toMatchObject({ acquired: false, holder: { executionId: 'exec-1' } });
+    expect(clock.now() - t0).toBe(30_000);
+  });
+
+  it('is taken when its holder releases it during the wait', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const leases = await manager(clock);
+    const name = leaseName();
+    const first = await leases.tryAcquire(name, 'exec-1/xmp/aaaa', 600_000);
+    const waiting = leases.acquire(name, 'exec-2/xmp-daily/bbbb', { ttlMs: 60_000, waitMs: 60_000 });
+    if (first.acquired) await first.lease.release();
+    clock.advance(5_000);
+    expect(await waiting).toMatchObject({ acquired: true, lease: { holder: 'exec-2/xmp-daily/bbbb' } });
+  });
+
+  it('expires on its own when its holder is killed with SIGKILL, and is then taken over', async () => {
+    const name = leaseName();
+    const script = path.resolve(__dirname, '../support/processes/hold-lease.js');
+    const child = spawn(
+      process.execPath,
+      [script, storage.uri(`state-${kind}`), name, 'exec-dead/xmp/dead', '30000'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        // jest gives each test file its own process.env; a child only sees what is passed.
+        env: { ...process.env },
+      },
+    );
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    expect(line.toString().trim()).toBe('held');
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+
+    // Time, not a sleep: a clock set before the lease's expiry sees it held, one set after sees it free.
+    const early = await manager(new FakeClock(killedAt + 5_000));
+    expect(await early.tryAcquire(name, 'exec-2/xmp-daily/bbbb', 60_000)).toMatchObject({
+      acquired: false,
+      holder: { holder: 'exec-dead/xmp/dead' },
+    });
+    const { logger, entries } = captureLogger();
+    const late = new LeaseManager(
+      await openStore(storage.uri(`state-${kind}`)),
+      new FakeClock(killedAt + 31_000),
+      logger,
+    );
+    expect(await late.tryAcquire(name, 'exec-2/xmp-daily/bbbb', 60_000)).toMatchObject({ acquired: true });
+    expect(
+      entries.some((e) => /taken over from exec-dead\/xmp\/dead, which let it expire/.test(e.message)),
+    ).toBe(true);
+  });
+
+  it('lets exactly one of many concurrent contenders in', async () => {
+    const clock = new FakeClock();
+    const name = leaseName();
+    const contenders = await Promise.all(Array.from({ length: 12 }, () => manager(clock)));
+    const results = await Promise.all(
+      contenders.map((l, i) => l.tryAcquire(name, `exec-${i}/c/${i}`, 60_000)),
+    );
+    expect(results.filter((r) => r.acquired)).toHaveLength(1);
+  });
+
+  it('notices when it was lost after expiring, and does not delete the new holder at release', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const leases = await manager(clock);
+    const name = leaseName();
+    const first = await leases.tryAcquire(name, 'exec-1/a/1', 30_000);
+    // Someone whose clock is ahead takes it over while the first holder is stalled.
+    const ahead = await manager(new FakeClock(clock.now() + 31_000));
+    expect((await ahead.tryAcquire(name, 'exec-2/b/2', 30_000)).acquired).toBe(true);
+    clock.advance(10_000);
+    await new Promise((r) => setImmediate(r));
+    if (!first.acquired) throw new Error('expected the first lease');
+    await first.lease.release();
+    expect(first.lease.lost.aborted).toBe(true);
+    expect(await ahead.current(name)).toMatchObject({ holder: 'exec-2/b/2' });
+  });
+});
