@@ -4,6 +4,8 @@ import type { Config } from './config/types';
 import { createNodeTransport, type HttpTransport } from './dispatch/transport';
 import { createApp } from './http/app';
 import { LeaseManager } from './lease/lease';
+import { createTokenBroker } from './token/broker';
+import type { TokenBroker } from './token/types';
 import { EmbeddedCollectors } from './http/embedded';
 import { CollectorRegistry } from './runtime/registry';
 import type { CollectorRuntime } from './runtime/run-collector';
@@ -33,6 +35,8 @@ export interface Services {
   secrets: SecretSource;
   /** Group and login leases, in the state store. */
   leases: LeaseManager;
+  /** Shared account tokens, in the state store. */
+  tokens: TokenBroker;
   /** Headers for calls to collectors (nothing for the embedded loopback server). */
   auth: HeaderProvider;
   embedded: EmbeddedCollectors;
@@ -67,6 +71,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
+  const leases = new LeaseManager(state, clock, logger, random);
   const services: Services = {
     config,
     clock,
@@ -76,7 +81,8 @@ export async function createServices(config: Config, options: ServiceOptions = {
     random,
     env,
     stores: { reports, raw, state },
-    leases: new LeaseManager(state, clock, logger, random),
+    leases,
+    tokens: createTokenBroker({ store: state, leases, clock, logger }),
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
     secrets,
     auth: {
@@ -100,5 +106,6 @@ export function collectorRuntime(services: Services): CollectorRuntime {
     logger: services.logger,
     env: services.env,
     secrets: services.secrets,
+    tokens: services.tokens,
   };
 }

@@ -1,3 +1,4 @@
+import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import { reportTable, summaryLine } from './format';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
@@ -16,7 +17,8 @@ export async function statusCommand(
   const services = await loadServices(global);
   try {
     const reports = new ReportStore(services.stores.reports, services.logger);
-    const report = options.id ? await reports.get(options.id) : await reports.latest();
+    const stored = options.id ? await reports.get(options.id) : await reports.latest();
+    const report = stored && (await withRunRecords(stored, services.stores.state));
     if (!report) {
       io.stderr(
         options.id

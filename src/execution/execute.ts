@@ -137,7 +137,9 @@ async function buildTargets(
 
 function dispatcherFor(services: Services, mode: DispatchMode): Dispatcher {
   if (mode === 'tasks') {
-    throw new SchedulerError('REQUEST_INVALID', 'Cloud Tasks mode is not available yet; use mode: http');
+    const { createTasksDispatcher } =
+      require('../dispatch/tasks-dispatcher') as typeof import('../dispatch/tasks-dispatcher');
+    return createTasksDispatcher(services);
   }
   return new HttpDispatcher({
     transport: services.transport,

@@ -1,6 +1,7 @@
 import { execute, planExecution } from '../execution/execute';
 import { parseRunRequest } from '../execution/trigger';
 import { httpStatusFor } from '../report/report';
+import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import type { Services } from '../services';
 import { silentLogger } from '../util/log';
@@ -51,10 +52,14 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
       const reports = new ReportStore(services.stores.reports, services.logger);
       if (reportMatch) {
         const report = await reports.get(decodeURIComponent(reportMatch[1]!));
-        return report ? { status: 200, body: report } : notFound(`no report for execution ${reportMatch[1]}`);
+        return report
+          ? { status: 200, body: await withRunRecords(report, services.stores.state) }
+          : notFound(`no report for execution ${reportMatch[1]}`);
       }
       const latest = await reports.latest();
-      return latest ? { status: 200, body: latest } : notFound('no execution report yet');
+      return latest
+        ? { status: 200, body: await withRunRecords(latest, services.stores.state) }
+        : notFound('no execution report yet');
     } catch (error) {
       return errorResponse(error, services.logger);
     }

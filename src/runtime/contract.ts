@@ -2,6 +2,7 @@ import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
+import type { TokenBroker } from '../token/types';
 import type { RawOutput } from './output';
 
 /**
@@ -34,6 +35,8 @@ export interface CollectorContext<O = Record<string, unknown>> {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Credentials from env vars or Secret Manager; null when absent (skip with missing_credentials). */
   readonly secrets: SecretSource;
+  /** Shared tokens per account (one login at a time across every process). */
+  readonly tokens: TokenBroker;
 }
 
 export interface CollectorResult {

@@ -1,6 +1,7 @@
 import { errorMessage, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
+import type { TokenBroker } from '../token/types';
 import { isoTime, secondsBetween, timeoutSignal, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { scrub } from '../util/secrets';
@@ -17,6 +18,7 @@ export interface CollectorRuntime {
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
+  tokens: TokenBroker;
 }
 
 export interface CollectorRunOutcome {
@@ -100,6 +102,7 @@ export async function runCollector(
       signal: timeout.signal,
       env: runtime.env,
       secrets: runtime.secrets,
+      tokens: runtime.tokens,
     };
     log.info('collector run started');
     const result = await abortable(collector.run(ctx), timeout.signal);

@@ -2,7 +2,9 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Collector, CollectorContext, Manifest } from '../../src/runtime/contract';
+import { LeaseManager } from '../../src/lease/lease';
 import { RawOutput } from '../../src/runtime/output';
+import { createTokenBroker } from '../../src/token/broker';
 import { runCollector, type CollectorRunOutcome } from '../../src/runtime/run-collector';
 import { envSecretSource } from '../../src/secrets/env-source';
 import { FsObjectStore } from '../../src/store/fs-store';
@@ -55,6 +57,12 @@ export function makeHarness(dir: string, clock = new FakeClock('2026-11-22T02:00
   const logger = createLogger((e) => logs.push(e), {}, 'DEBUG');
   const raw = new ObservedStore(new FsObjectStore(path.join(dir, 'raw')));
   const state = new FsObjectStore(path.join(dir, 'state'));
+  const tokens = createTokenBroker({
+    store: state,
+    leases: new LeaseManager(state, clock, logger),
+    clock,
+    logger,
+  });
   const collectorState = (name: string) => state.scope(`collectors/${name}`);
   return {
     dir,
@@ -81,6 +89,7 @@ export function makeHarness(dir: string, clock = new FakeClock('2026-11-22T02:00
           logger,
           env,
           secrets: envSecretSource(env),
+          tokens,
         },
       );
     },
@@ -115,6 +124,7 @@ export function makeHarness(dir: string, clock = new FakeClock('2026-11-22T02:00
         signal,
         env,
         secrets: envSecretSource(env),
+        tokens,
       };
     },
   };
