@@ -16,8 +16,9 @@ export interface Suggestion {
   unresolved: string[];
 }
 
-/** Suggestions are checked over a week, so weekday-only schedules are seen in full. */
-const HORIZON_HOURS = 24 * 7;
+/** Candidates are screened over two days; the one chosen is checked over a week (weekday-only schedules). */
+const SCREEN_HOURS = 48;
+const VERIFY_HOURS = 24 * 7;
 
 /**
  * Staggered schedules for each credential group: the most frequent member keeps its schedule; each
@@ -25,7 +26,8 @@ const HORIZON_HOURS = 24 * 7;
  * runs meets a run already placed, or itself. Each shift keeps the collector's frequency.
  */
 export function suggestSchedules(config: Config, fromMs: number, durations: Durations): Suggestion {
-  const toMs = fromMs + HORIZON_HOURS * 3_600_000;
+  const screenTo = fromMs + SCREEN_HOURS * 3_600_000;
+  const verifyTo = fromMs + VERIFY_HOURS * 3_600_000;
   const changes: ScheduleChange[] = [];
   const unresolved: string[] = [];
   const groups = new Map<string, typeof config.collectors>();
@@ -34,7 +36,7 @@ export function suggestSchedules(config: Config, fromMs: number, durations: Dura
   }
   for (const [group, members] of groups) {
     const planned = members.map((c) =>
-      planCollector(c, c.schedule!, config.timezone, fromMs, toMs, durations),
+      planCollector(c, c.schedule!, config.timezone, fromMs, verifyTo, durations),
     );
     const order = planned
       .map((p, i) => ({ p, i, c: members[i]! }))
@@ -45,14 +47,16 @@ export function suggestSchedules(config: Config, fromMs: number, durations: Dura
       for (const [minutes, hours] of shifts()) {
         const schedule = minutes === 0 && hours === 0 ? c.schedule! : shiftCron(c.schedule!, minutes, hours);
         if (schedule === null) break;
-        let candidate: PlannedCollector;
+        let screened: PlannedCollector;
         try {
-          candidate = planCollector(c, schedule, config.timezone, fromMs, toMs, durations);
+          screened = planCollector(c, schedule, config.timezone, fromMs, screenTo, durations);
         } catch {
           continue;
         }
-        if (findOverlaps([...placed, candidate]).length === 0) {
-          chosen = candidate;
+        if (findOverlaps([...placed.map((q) => clip(q, screenTo)), screened]).length > 0) continue;
+        const verified = planCollector(c, schedule, config.timezone, fromMs, verifyTo, durations);
+        if (findOverlaps([...placed, verified]).length === 0) {
+          chosen = verified;
           break;
         }
       }
@@ -67,6 +71,10 @@ export function suggestSchedules(config: Config, fromMs: number, durations: Dura
     }
   }
   return { changes, unresolved };
+}
+
+function clip(p: PlannedCollector, toMs: number): PlannedCollector {
+  return { ...p, runs: p.runs.filter((r) => r.startMs < toMs) };
 }
 
 /** (minutes, hours) shifts, smallest first: the unshifted schedule, then later minutes, then hours. */

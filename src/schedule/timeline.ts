@@ -6,10 +6,14 @@ import type { Plan } from './plan';
  */
 export function renderTimeline(plan: Plan, width = 120): string {
   const label = (c: Plan['collectors'][number]) => (c.group ? `${c.name} [${c.group}]` : c.name);
-  const nameWidth = Math.min(30, Math.max(10, ...plan.collectors.map((c) => label(c).length)));
+  // The time axis gets the room first (names are cut to fit), so a day stays in 15-minute columns.
   const spanMinutes = (plan.toMs - plan.fromMs) / 60_000;
-  const slotMinutes = pickSlot(spanMinutes, width - nameWidth - 2);
+  const slotMinutes = pickSlot(spanMinutes, width - 2 - MIN_NAME_WIDTH);
   const slots = Math.ceil(spanMinutes / slotMinutes);
+  const nameWidth = Math.max(
+    MIN_NAME_WIDTH,
+    Math.min(width - 2 - slots, Math.max(0, ...plan.collectors.map((c) => label(c).length))),
+  );
   const slotOf = (ms: number) => Math.floor((ms - plan.fromMs) / (slotMinutes * 60_000));
 
   const overlapping = new Set<string>();
@@ -62,6 +66,8 @@ export function renderTimeline(plan: Plan, width = 120): string {
   const legend = `${slotMinutes}-minute columns, ${plan.timezone}; | run starts  = running  X overlaps a run of its group  . idle`;
   return [`${' '.repeat(nameWidth)}  ${header.join('').trimEnd()}`, ...rows, legend].join('\n');
 }
+
+const MIN_NAME_WIDTH = 16;
 
 /** The smallest usual slot length that fits the span in `columns`. */
 function pickSlot(spanMinutes: number, columns: number): number {
