@@ -53,6 +53,8 @@ export interface ServiceOptions {
   registry?: CollectorRegistry;
   auth?: HeaderProvider;
   secrets?: SecretSource;
+  /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
+  leaseMaxPollMs?: number;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -71,7 +73,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
-  const leases = new LeaseManager(state, clock, logger, random);
+  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
   const services: Services = {
     config,
     clock,

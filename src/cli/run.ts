@@ -1,7 +1,10 @@
 import { execute, planExecution } from '../execution/execute';
 import { splitNames, type Trigger } from '../execution/trigger';
 import type { DispatchMode } from '../config/types';
+import { buildPlan } from '../schedule/plan';
+import type { Services } from '../services';
 import { progressLine, reportTable, summaryLine } from './format';
+import { expectedDurations } from './plan';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 
 export interface RunOptions {
@@ -44,6 +47,7 @@ export async function runCommand(
       }
       return EXIT.ok;
     }
+    await warnAboutOverlaps(services, io);
     const result = await execute(
       services,
       trigger,
@@ -70,5 +74,16 @@ export async function runCommand(
     return result.report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     await services.close();
+  }
+}
+
+/** A config whose group members overlap will see group_busy skips: say so before running. */
+async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
+  const plan = buildPlan(services.config, services.clock.now(), 24, await expectedDurations(services));
+  const groups = [...new Set(plan.overlaps.map((o) => o.group))];
+  if (groups.length > 0) {
+    io.stderr(
+      `warning: members of group ${groups.join(', ')} overlap ${plan.overlaps.length} time${plan.overlaps.length === 1 ? '' : 's'} in the next 24 h; some runs will wait or be skipped (group_busy). See \`scheduler plan\` for staggered schedules.\n`,
+    );
   }
 }

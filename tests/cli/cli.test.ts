@@ -163,3 +163,62 @@ describe('the installed command', () => {
     expect(help.stdout).toMatch(/run \[options\]/);
   });
 });
+
+describe('scheduler plan', () => {
+  const overlapping = `  xmp: { url: "${'http://127.0.0.1:9/x'}", schedule: "*/30 * * * *", group: acct, timeout_seconds: 300 }
+  xmp-daily: { url: "${'http://127.0.0.1:9/y'}", schedule: "0 1 * * *", group: acct, timeout_seconds: 600 }
+`;
+
+  it('prints the timeline, the overlaps and staggered schedules, and --check exits 1 on an overlap', async () => {
+    const { config } = setup(overlapping);
+    const { code, stdout } = await cli([
+      'plan',
+      '--config',
+      config,
+      '--from',
+      '2026-11-22T00:00:00+01:00',
+      '--check',
+    ]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^Schedule from 2026-11-22 00:00 to 2026-11-23 00:00 \(Europe\/Paris\)$/m);
+    expect(stdout).toMatch(/^xmp-daily \[acct\]\s+\.{4}X/m);
+    expect(stdout).toMatch(
+      /1 overlap within credential groups:\n {2}\[acct\] xmp at 2026-11-22 01:00 and xmp-daily at 2026-11-22 01:00 overlap for 5\.0 min/,
+    );
+    expect(stdout).toMatch(/xmp-daily\s+"0 1 \* \* \*" {2}-> {2}"5 1 \* \* \*"/);
+    for (const line of stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(120);
+  });
+
+  it('--check exits 0 when groups do not overlap, and --json gives the runs', async () => {
+    const { config } = setup(overlapping.replace('"0 1 * * *"', '"5 1 * * *"'));
+    const { code, stdout } = await cli([
+      'plan',
+      '--config',
+      config,
+      '--from',
+      '2026-11-22T00:00:00+01:00',
+      '--hours',
+      '6',
+      '--check',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const plan = JSON.parse(stdout);
+    expect(plan.overlaps).toEqual([]);
+    expect(plan.collectors.find((c: { name: string }) => c.name === 'xmp').runs).toHaveLength(12);
+  });
+
+  it('takes expected durations from recent reports', async () => {
+    const { config } = setup();
+    await cli(['run', '--config', config, '--collectors', 'good']);
+    const { stdout } = await cli(['plan', '--config', config, '--json']);
+    const good = JSON.parse(stdout).collectors.find((c: { name: string }) => c.name === 'good');
+    expect(good).toMatchObject({ duration_source: 'history' });
+  });
+
+  it('makes scheduler run warn about overlaps', async () => {
+    const { config } = setup(overlapping);
+    const { stderr } = await cli(['run', '--config', config, '--collectors', 'good']);
+    expect(stderr).toMatch(/warning: members of group acct overlap \d+ times? in the next 24 h/);
+  });
+});
