@@ -3,7 +3,7 @@ import { openStore } from '../../src/store/open';
 import { readJson, type ObjectStore } from '../../src/store/types';
 import { createTokenBroker, type TokenBrokerSettings } from '../../src/token/broker';
 import { loginLeaseName, tokenKey, type TokenRecord } from '../../src/token/record';
-import type { LoginFn, TokenBroker } from '../../src/token/types';
+import type { LoginFn } from '../../src/token/types';
 import { PermanentError } from '../../src/runtime/errors';
 import type { LogEntry } from '../../src/util/log';
 import { FakeClock } from '../support/fake-clock';
