@@ -9,11 +9,9 @@ import { openStore } from '../../src/store/open';
 import { registerSecret } from '../../src/util/secrets';
 import { FakeClock } from '../support/fake-clock';
 import { testServices } from '../support/services';
-import { tempDirs } from '../support/temp';
+import { STORE_KINDS, storeFixture } from '../support/stores';
 import { testCollector, writesOne } from '../support/test-collectors';
 
-const dirs = tempDirs();
-afterAll(() => dirs.cleanup());
 
 const manual: Trigger = {
   source: 'cli',
@@ -46,7 +44,13 @@ collectors:
   delta: { enabled: false }
 `;
 
-describe('an execution, end to end over the embedded loopback collectors', () => {
+describe.each(STORE_KINDS)('an execution on the %s store, end to end over the embedded loopback collectors', (kind) => {
+  const storage = storeFixture(kind);
+  beforeAll(() => storage.setup());
+  afterAll(() => storage.teardown());
+  let n = 0;
+  const dirs = { make: () => storage.uri(`case-${++n}`) };
+
   it('dispatches every enabled collector, writes the report and run records, and keeps the original keys', async () => {
     const dir = dirs.make();
     const clock = new FakeClock('2026-11-22T13:00:05Z');

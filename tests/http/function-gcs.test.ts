@@ -1,0 +1,3 @@
+import { functionSuite } from './function-suite';
+
+functionSuite('gcs');
