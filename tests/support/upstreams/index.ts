@@ -4,6 +4,7 @@ import type { Faults } from './faults';
 import { startGeoUpstream } from './geo';
 import { communeWithPlu, startPluUpstream } from './plu';
 import { makeEtablissements, startSireneUpstream } from './sirene';
+import { startXmpUpstream, XMP_LOGIN_PATH } from './xmp';
 
 /**
  * One loopback upstream per built-in collector, with the options (and environment) that point the
@@ -17,6 +18,8 @@ export interface UpstreamFixture {
   faults: Faults;
   close(): Promise<void>;
 }
+
+export const XMP_TEST_PASSWORD = 'conformance-xmp-password-5c1f';
 
 export const SIRENE_TEST_KEY = 'conformance-sirene-key-7d2e41';
 
@@ -40,5 +43,19 @@ export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFix
   plu: async () => {
     const up = await startPluUpstream([communeWithPlu('75056', 20), communeWithPlu('35238', 5)]);
     return { options: { base_url: up.baseUrl, communes: ['75056', '35238'] }, env: {}, ...up };
+  },
+  xmp: async () => {
+    // The login style exercises the token broker too; no rate limit, since the fixture cannot share the
+    // harness's fake clock (the collector's own limiter is tested in tests/collectors/xmp.test.ts).
+    const up = await startXmpUpstream({
+      username: 'collector@example.com',
+      password: XMP_TEST_PASSWORD,
+      requestsPerMinute: null,
+    });
+    return {
+      options: { auth: 'login', base_url: up.baseUrl, login_path: XMP_LOGIN_PATH, page_size: 5 },
+      env: { XMP_USERNAME: 'collector@example.com', XMP_PASSWORD: XMP_TEST_PASSWORD },
+      ...up,
+    };
   },
 };

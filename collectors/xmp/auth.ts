@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { PermanentError } from '../../src/runtime/errors';
+import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
+import type { LoginFn, LoginResult, TokenBroker } from '../../src/token/types';
+import type { Clock } from '../../src/util/clock';
+import type { RateLimiter } from './limiter';
+import type { XmpOptions } from './options';
+
+/** What one request carries to prove who it is. */
+export interface Credentials {
+  headers: Record<string, string>;
+  /** Merged into the JSON body. */
+  fields: Record<string, unknown>;
+  /** The session token used, to invalidate exactly that one if it is refused. */
+  token: string | null;
+}
+
+export interface XmpAuth {
+  readonly style: 'signed' | 'login';
+  /** Built per attempt: a signature is valid for 30 s only, and a token may have been renewed. */
+  credentials(signal: AbortSignal): Promise<Credentials>;
+  /**
+   * The upstream refused the credentials of one attempt. Resolves true when a retry may succeed
+   * (the token was invalidated and the next `credentials` logs in again or finds a fresher one).
+   */
+  refused(used: Credentials): Promise<boolean>;
+}
+
+/**
+ * The public Open API: `client_id`, `timestamp` (unix seconds, valid 30 s) and
+ * `sign = md5(client_secret + timestamp)` in every body. Stateless: nothing to share or invalidate.
+ */
+export function signedAuth(clientId: string, clientSecret: string, clock: Clock): XmpAuth {
+  return {
+    style: 'signed',
+    async credentials() {
+      const timestamp = Math.floor(clock.now() / 1000);
+      const sign = createHash('md5').update(`${clientSecret}${timestamp}`).digest('hex');
+      return { headers: {}, fields: { client_id: clientId, timestamp, sign }, token: null };
+    },
+    // A refused signature is a wrong client_id/client_secret (or a disabled Open API permission): retrying
+    // the same pair cannot help.
+    refused: async () => false,
+  };
+}
+
+export interface LoginAuthDeps {
+  upstream: Omit<UpstreamDeps, 'signal'>;
+  tokens: TokenBroker;
+  limiter: RateLimiter;
+  options: XmpOptions;
+  username: string;
+  password: string;
+  /** Counts logins this run performed itself (the broker may have found a token instead). */
+  onLogin?: () => void;
+}
+
+/**
+ * The account login session: a bearer token shared by every job of the account through the token
+ * broker, so that only one of them logs in (a new login invalidates every earlier token of the account).
+ */
+export function loginAuth(deps: LoginAuthDeps): XmpAuth {
+  const { options, tokens } = deps;
+  const login: LoginFn = async (signal) => {
+    // The login is a request to XMP like any other: it draws on the account's budget.
+    const upstream: UpstreamDeps = { ...deps.upstream, signal: signal ?? new AbortController().signal };
+    await deps.limiter.acquire(upstream.signal);
+    deps.onLogin?.();
+    const url = `${options.base_url.replace(/\/+$/, '')}${options.login_path}`;
+    const answer = await getJson<unknown>(upstream, url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        [options.login_username_field]: deps.username,
+        [options.login_password_field]: deps.password,
+      }),
+      retry: { attempts: 3, minBackoffSeconds: 2, maxBackoffSeconds: 30 },
+    });
+    return loginResult(answer, options, deps.upstream.clock.now());
+  };
+  const header = (token: string) => (options.token_scheme ? `${options.token_scheme} ${token}` : token);
+  return {
+    style: 'login',
+    async credentials(signal) {
+      const token = await tokens.getToken(options.account, login, signal);
+      return { headers: { [options.token_header]: header(token) }, fields: {}, token };
+    },
+    async refused(used) {
+      if (used.token) await tokens.invalidate(options.account, used.token);
+      return true;
+    },
+  };
+}
+
+/** The token (and its expiry) from a login answer, or a permanent error saying what was wrong. */
+export function loginResult(answer: unknown, options: XmpOptions, nowMs: number): LoginResult {
+  const where = `the XMP login (${options.login_path})`;
+  const code = at(answer, 'code');
+  if (typeof code === 'number' && code !== 200) {
+    const msg = at(answer, 'msg') ?? at(answer, 'message');
+    throw new PermanentError(
+      `${where} refused account ${options.account}: code ${code}${typeof msg === 'string' ? ` (${msg})` : ''}; check ${options.username_secret ?? options.username_env} and ${options.password_secret ?? options.password_env}`,
+      { details: { xmp_code: code } },
+    );
+  }
+  const token = at(answer, options.token_field);
+  if (typeof token !== 'string' || token === '') {
+    throw new PermanentError(
+      `${where} answered no token at ${options.token_field} (set options.token_field to where the token is)`,
+      {},
+      'UPSTREAM_INVALID',
+    );
+  }
+  const expiresIn = options.expires_in_field ? at(answer, options.expires_in_field) : undefined;
+  const seconds = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : options.token_lifetime_seconds;
+  return { token, expiresAt: nowMs + seconds * 1000 };
+}
+
+/** The value at a dot path (`data.token`) of a parsed JSON answer. */
+function at(value: unknown, path: string): unknown {
+  let current = value;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}

@@ -1,0 +1,341 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { xmp, xmpCollector } from '../../collectors/xmp';
+import { reportDays } from '../../collectors/xmp/dates';
+import { PermanentError } from '../../src/runtime/errors';
+import { tempDirs } from '../support/temp';
+import {
+  startXmpUpstream,
+  XMP_LOGIN_PATH,
+  type XmpUpstream,
+  type XmpUpstreamOptions,
+} from '../support/upstreams/xmp';
+import { allText, makeHarness, verifyManifest, type Harness } from './harness';
+
+const CLIENT_ID = 'xmp-client-42';
+const CLIENT_SECRET = 'xmp-client-secret-9b8c7d6e';
+const USERNAME = 'collector@example.com';
+const PASSWORD = 'xmp-password-1f2e3d4c';
+const SIGNED_ENV = { XMP_CLIENT_ID: CLIENT_ID, XMP_CLIENT_SECRET: CLIENT_SECRET };
+const LOGIN_ENV = { XMP_USERNAME: USERNAME, XMP_PASSWORD: PASSWORD };
+
+const temp = tempDirs();
+let upstream: XmpUpstream | null = null;
+
+afterEach(async () => {
+  await upstream?.close();
+  upstream = null;
+  temp.cleanup();
+});
+
+async function setup(options: XmpUpstreamOptions = {}): Promise<{ up: XmpUpstream; h: Harness }> {
+  const h = makeHarness(temp.make('xmp'));
+  upstream = await startXmpUpstream({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    username: USERNAME,
+    password: PASSWORD,
+    clock: h.clock,
+    ...options,
+  });
+  return { up: upstream, h };
+}
+
+const signed = (up: XmpUpstream, extra: Record<string, unknown> = {}) => ({
+  base_url: up.baseUrl,
+  page_size: 5,
+  ...extra,
+});
+const login = (up: XmpUpstream, extra: Record<string, unknown> = {}) => ({
+  auth: 'login',
+  login_path: XMP_LOGIN_PATH,
+  ...signed(up),
+  ...extra,
+});
+
+const lines = (buf: Buffer | null) =>
+  (buf ?? Buffer.alloc(0))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('xmp report days', () => {
+  // 2026-11-22T02:00Z is still the 21st in Los Angeles and already the 22nd in Shanghai.
+  it.each([
+    ['realtime', 'UTC', ['2026-11-21', '2026-11-22']],
+    ['realtime', 'America/Los_Angeles', ['2026-11-20', '2026-11-21']],
+    ['realtime', 'Asia/Shanghai', ['2026-11-21', '2026-11-22']],
+    ['daily', 'UTC', ['2026-11-21']],
+    ['daily', 'America/Los_Angeles', ['2026-11-20']],
+  ] as const)('%s in %s', (mode, tz, days) => {
+    expect(reportDays(mode, new Date('2026-11-22T02:00:00Z'), tz, 2)).toEqual(days);
+  });
+});
+
+describe('xmp collector, signed Open API', () => {
+  it('pulls today and yesterday of every report as NDJSON per (report, day), signed, paged', async () => {
+    const { up, h } = await setup();
+    const { record, httpStatus } = await h.run(xmp, signed(up), { env: SIGNED_ENV });
+
+    expect(httpStatus).toBe(200);
+    expect(record.error).toBeNull();
+    expect(record.status).toBe('success');
+    await verifyManifest(h.raw, 'xmp', record.manifest!);
+    expect(record.manifest!.objects.map((o) => [o.key, o.records])).toEqual([
+      ['xmp/ad_report/2026-11-21.ndjson', 3],
+      ['xmp/ad_report/2026-11-22.ndjson', 3],
+      ['xmp/creative_report/2026-11-21.ndjson', 7],
+      ['xmp/creative_report/2026-11-22.ndjson', 7],
+      ['xmp/creative_library/2026-11-21.ndjson', 4],
+      ['xmp/creative_library/2026-11-22.ndjson', 4],
+    ]);
+    const ads = lines(await h.readRaw('xmp', 'xmp/ad_report/2026-11-22.ndjson'));
+    expect(ads.map((r) => [r['date'], r['geo']])).toEqual([
+      ['2026-11-22', 'US'],
+      ['2026-11-22', 'FR'],
+      ['2026-11-22', 'JP'],
+    ]);
+    expect(record.result).toMatchObject({
+      records: 28,
+      summary: { mode: 'realtime', auth: 'signed', requests: 8 },
+    });
+
+    // Every call is signed with a timestamp of the run's clock; the creative report is paged 5 by 5.
+    const ts = Math.floor(h.clock.now() / 1000);
+    expect(up.calls.every((c) => c.outcome === 'ok' && c.auth === 'signed')).toBe(true);
+    expect(up.calls[0]!.body).toMatchObject({
+      client_id: CLIENT_ID,
+      timestamp: ts,
+      sign: createHash('md5').update(`${CLIENT_SECRET}${ts}`).digest('hex'),
+      start_date: '2026-11-21',
+      end_date: '2026-11-21',
+      metrics: ['impression', 'click', 'install', 'cost'],
+    });
+    const creative = up.calls.filter((c) => c.path === '/v2/media/material_report/list');
+    expect(creative.map((c) => [c.body['start_date'], c.body['page'], c.body['page_size']])).toEqual([
+      ['2026-11-21', 1, 5],
+      ['2026-11-21', 2, 5],
+      ['2026-11-22', 1, 5],
+      ['2026-11-22', 2, 5],
+    ]);
+    expect(creative[0]!.body['cost_currency']).toBe('usd');
+  });
+
+  it('pulls only T-1 of the account time zone in daily mode', async () => {
+    const { up, h } = await setup();
+    const daily = xmpCollector('xmp-daily', { mode: 'daily' });
+    const { record } = await h.run(daily, signed(up, { timezone: 'America/Los_Angeles' }), {
+      env: SIGNED_ENV,
+    });
+    expect(record.status).toBe('success');
+    expect(record.manifest!.objects.map((o) => o.key)).toEqual([
+      'xmp/ad_report/2026-11-20.ndjson',
+      'xmp/creative_report/2026-11-20.ndjson',
+      'xmp/creative_library/2026-11-20.ndjson',
+    ]);
+    expect(await h.rawKeys('xmp-daily')).toContain('xmp/ad_report/2026-11-20.ndjson');
+  });
+
+  it('overwrites the same objects when the same window is pulled again, never adding any', async () => {
+    const { up, h } = await setup();
+    const first = await h.run(xmp, signed(up), { env: SIGNED_ENV });
+    const keys = await h.rawKeys('xmp');
+    const before = await h.readRaw('xmp', 'xmp/creative_report/2026-11-22.ndjson');
+    h.clock.advance(30 * 60_000);
+    const again = await h.run(xmp, signed(up), { env: SIGNED_ENV, attempt: 2 });
+    expect(again.record.status).toBe('success');
+    expect(await h.rawKeys('xmp')).toEqual(keys);
+    expect(await h.readRaw('xmp', 'xmp/creative_report/2026-11-22.ndjson')).toEqual(before);
+    expect(again.record.manifest!.objects).toEqual(first.record.manifest!.objects);
+  });
+
+  it('keeps to 10 requests a minute, one budget for all runs of the account in the process', async () => {
+    const { up, h } = await setup();
+    const t0 = h.clock.now();
+    // 8 requests for the realtime run and 4 for the daily one: more than a minute's budget.
+    const [realtime, daily] = await Promise.all([
+      h.run(xmp, signed(up), { env: SIGNED_ENV }),
+      h.run(xmpCollector('xmp-daily', { mode: 'daily' }), signed(up), { env: SIGNED_ENV }),
+    ]);
+    expect([realtime.record.status, daily.record.status]).toEqual(['success', 'success']);
+    expect(up.calls).toHaveLength(12);
+    expect(up.rateLimited).toBe(0);
+    expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('waits a minute and retries when XMP says "Request Too Frequent"', async () => {
+    const { up, h } = await setup();
+    up.faults.inject(
+      { kind: 'status', status: 200, body: JSON.stringify({ code: 429, msg: 'Request Too Frequent' }) },
+      { match: /account\/report/ },
+    );
+    const t0 = h.clock.now();
+    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'] }), { env: SIGNED_ENV });
+    expect(record.status).toBe('success');
+    expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
+    expect(record.result?.summary).toMatchObject({ requests: 3 });
+  });
+
+  it('fails permanently on an envelope code other than 200, naming it', async () => {
+    const { up, h } = await setup();
+    up.faults.inject(
+      {
+        kind: 'status',
+        status: 200,
+        body: JSON.stringify({ code: 10010, msg: 'metric "ipm" is not available' }),
+      },
+      { match: /account\/report/ },
+    );
+    const { record, httpStatus } = await h.run(xmp, signed(up), { env: SIGNED_ENV });
+    expect(httpStatus).toBe(200);
+    expect(record).toMatchObject({ status: 'failed', retryable: false });
+    expect(record.error).toContain('code 10010: metric "ipm" is not available');
+    expect(up.server.requests).toHaveLength(1);
+  });
+
+  it('retries an envelope code 5xx and an HTTP 503 with backoff', async () => {
+    const { up, h } = await setup();
+    up.faults
+      .inject({ kind: 'status', status: 200, body: JSON.stringify({ code: 500, msg: 'busy' }) })
+      .inject({ kind: 'status', status: 503 });
+    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], mode: 'daily' }), {
+      env: SIGNED_ENV,
+    });
+    expect(record.status).toBe('success');
+    expect(up.faults.applied).toHaveLength(2);
+    expect(up.calls.filter((c) => c.outcome === 'ok')).toHaveLength(1);
+  });
+
+  it('fails permanently, without retrying, when the signature is refused', async () => {
+    const { up, h } = await setup({ clientSecret: 'another-secret-entirely' });
+    const { record } = await h.run(xmp, signed(up), { env: SIGNED_ENV });
+    expect(record).toMatchObject({ status: 'failed', retryable: false });
+    expect(record.error).toContain('refused the signature');
+    expect(up.calls).toHaveLength(1);
+    expect(record.error).not.toContain(CLIENT_SECRET);
+  });
+
+  it.each([
+    ['signed', {}, 'environment variable XMP_CLIENT_ID and environment variable XMP_CLIENT_SECRET'],
+    ['login', LOGIN_ENV, 'secret projects/p/secrets/xmp-password/versions/latest'],
+  ] as const)('is skipped with missing_credentials (%s) and calls nothing', async (auth, env, where) => {
+    const { up, h } = await setup();
+    const options =
+      auth === 'signed'
+        ? signed(up)
+        : login(up, { password_secret: 'projects/p/secrets/xmp-password/versions/latest' });
+    const { record, httpStatus } = await h.run(xmp, options, { env });
+    expect(httpStatus).toBe(200);
+    expect(record).toMatchObject({ status: 'skipped', reason: 'missing_credentials' });
+    expect(record.error).toContain(where);
+    expect(up.server.requests).toHaveLength(0);
+  });
+});
+
+describe('xmp collector, account login through the token broker', () => {
+  it('logs in once and shares the token with the next runs of the account', async () => {
+    const { up, h } = await setup({ tokenTtlMs: 6 * 3_600_000 });
+    const first = await h.run(xmp, login(up), { env: LOGIN_ENV });
+    h.clock.advance(30 * 60_000);
+    const daily = await h.run(xmpCollector('xmp-daily', { mode: 'daily' }), login(up), { env: LOGIN_ENV });
+    expect([first.record.status, daily.record.status]).toEqual(['success', 'success']);
+    expect(up.logins).toBe(1);
+    expect(up.staleTokenRequests).toBe(0);
+    expect(up.calls.every((c) => c.auth === 'token' && c.outcome === 'ok')).toBe(true);
+    expect(first.record.result?.summary).toMatchObject({ auth: 'login', logins: 1 });
+    expect(daily.record.result?.summary).toMatchObject({ logins: 0 });
+    const tokenObject = await h.state.get('tokens/xmp.json');
+    expect(JSON.parse(tokenObject!.data.toString('utf8'))).toMatchObject({
+      account: 'xmp',
+      token: up.currentToken(),
+      logins: 1,
+    });
+  });
+
+  it.each(['envelope', 'http'] as const)(
+    'logs in again once when a token is refused after its expiry (%s refusal), and retries once',
+    async (refusal) => {
+      // XMP expires the token after 30 min; the collector was told it lives 2 h.
+      const { up, h } = await setup({ tokenTtlMs: 30 * 60_000, refusal });
+      const options = login(up, { token_lifetime_seconds: 7200, reports: ['ad_report'] });
+      expect((await h.run(xmp, options, { env: LOGIN_ENV })).record.status).toBe('success');
+      h.clock.advance(60 * 60_000);
+      const { record } = await h.run(xmp, options, { env: LOGIN_ENV, executionId: 'exec-2' });
+      expect(record.error).toBeNull();
+      expect(record.status).toBe('success');
+      expect(up.logins).toBe(2);
+      expect(up.expiredTokenRequests).toBe(1);
+      expect(up.staleTokenRequests).toBe(0);
+      expect(record.result?.summary).toMatchObject({ logins: 1, requests: 3 });
+    },
+  );
+
+  it('fails (retryably) when even the fresh token is refused, after exactly one re-login', async () => {
+    const { up, h } = await setup();
+    up.faults.inject(
+      { kind: 'status', status: 200, body: JSON.stringify({ code: 401, msg: 'token invalid' }) },
+      { match: /account\/report/, times: 2 },
+    );
+    const { record, httpStatus } = await h.run(xmp, login(up, { reports: ['ad_report'] }), {
+      env: LOGIN_ENV,
+    });
+    expect(record).toMatchObject({ status: 'failed', retryable: true });
+    expect(httpStatus).toBe(503);
+    expect(record.error).toContain('even a freshly obtained token');
+    expect(up.logins).toBe(2);
+  });
+
+  it('reads the token lifetime from the login answer when told where it is', async () => {
+    const { up, h } = await setup({ tokenTtlMs: 2 * 3_600_000, announceExpiry: true });
+    await h.run(xmp, login(up, { expires_in_field: 'data.expires_in', reports: ['ad_report'] }), {
+      env: LOGIN_ENV,
+    });
+    const stored = JSON.parse((await h.state.get('tokens/xmp.json'))!.data.toString('utf8')) as {
+      expires_at: string;
+    };
+    expect(stored.expires_at).toBe(
+      new Date(Date.parse('2026-11-22T02:00:00Z') + 2 * 3_600_000).toISOString(),
+    );
+  });
+
+  it('fails permanently with the login refusal, naming where the credentials came from', async () => {
+    const { up, h } = await setup({ password: 'the-real-password-0000' });
+    const { record } = await h.run(xmp, login(up), { env: LOGIN_ENV });
+    expect(record).toMatchObject({ status: 'failed', retryable: false });
+    expect(record.error).toContain(
+      'code 40001 (wrong username or password); check XMP_USERNAME and XMP_PASSWORD',
+    );
+    expect(up.calls).toHaveLength(0);
+  });
+
+  it('keeps the password and the token out of raw data, logs, run records and every state object but the token', async () => {
+    const { up, h } = await setup();
+    up.faults.inject(
+      { kind: 'status', status: 200, body: JSON.stringify({ code: 401, msg: 'token invalid' }) },
+      { match: /account\/report/ },
+    );
+    const { record } = await h.run(xmp, login(up), { env: LOGIN_ENV });
+    expect(record.status).toBe('success');
+    const token = up.currentToken()!;
+    const raw = await allText(path.join(h.dir, 'raw'));
+    const state = await allText(path.join(h.dir, 'state'));
+    const logs = JSON.stringify(h.logs);
+    for (const text of [raw, logs, JSON.stringify(record)]) {
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(token);
+    }
+    expect(state).not.toContain(PASSWORD);
+    const outsideTokenObject = state.split(/\n(?=\/)/).filter((part) => !part.includes('/tokens/xmp.json'));
+    expect(outsideTokenObject.join('\n')).not.toContain(token);
+    expect(state).toContain(token);
+  });
+
+  it('refuses auth: login without a login_path, naming the option', () => {
+    expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(PermanentError);
+    expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(
+      /options\.login_path: required with auth: login/,
+    );
+    expect(xmpCollector('xmp-daily', { mode: 'daily' }).parseOptions({})).toMatchObject({ mode: 'daily' });
+  });
+});
