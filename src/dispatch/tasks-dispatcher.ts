@@ -1,7 +1,342 @@
-import { SchedulerError } from '../errors';
+import type { protos } from '@google-cloud/tasks';
+import pLimit from 'p-limit';
+import type { Config } from '../config/types';
+import { errorMessage } from '../errors';
 import type { Services } from '../services';
-import type { Dispatcher } from './types';
+import { tasksClient, tasksEndpoint, type TasksApi } from '../tasks/client';
+import { dispatchDeadline, queueIdFor, queuePath, taskIdFor } from '../tasks/naming';
+import { describeRpcError, hintFor, isAlreadyExists, isRetryableRpc, rpcCode } from '../tasks/rpc-errors';
+import { audienceOf, redactUrl } from '../util/url';
+import { scrub } from '../util/secrets';
+import {
+  safeListener,
+  type CollectorOutcome,
+  type DispatchOptions,
+  type Dispatcher,
+  type DispatchTarget,
+  type ProgressListener,
+} from './types';
 
-export function createTasksDispatcher(_services: Services): Dispatcher {
-  throw new SchedulerError('REQUEST_INVALID', 'Cloud Tasks mode is not available yet; use mode: http');
+/**
+ * CreateTask calls in flight at once. One gRPC channel multiplexes them; past a few dozen, the client's
+ * own CPU per call is the limit (see bench/tasks.js).
+ * @default 32
+ */
+export const TASK_CREATE_CONCURRENCY = 32;
+/**
+ * Tries per task when Cloud Tasks answers UNAVAILABLE or DEADLINE_EXCEEDED (the client's own retry is
+ * off: CreateTask has none by default, and a trigger must finish well inside Cloud Scheduler's deadline).
+ * @default 3
+ */
+export const TASK_CREATE_ATTEMPTS = 3;
+/**
+ * The gRPC deadline of one CreateTask call.
+ * @default 10 s
+ */
+export const TASK_CREATE_TIMEOUT_MS = 10_000;
+/**
+ * The wait before the second try; it doubles for each further one (with full jitter).
+ * @default 250 ms
+ */
+export const TASK_CREATE_BACKOFF_MS = 250;
+/**
+ * Set on every task: which execution created it. GetTask shows headers (not the body) without the
+ * fullView permission, so a refused duplicate can name the execution that owns the run.
+ */
+export const EXECUTION_ID_HEADER = 'X-Scheduler-Execution-Id';
+
+export interface TasksDispatcherOptions {
+  concurrency?: number;
+  attempts?: number;
+  attemptTimeoutMs?: number;
+  backoffMs?: number;
+  /** The client; by default one per endpoint (CLOUD_TASKS_EMULATOR_HOST or Cloud Tasks). */
+  client?: () => Promise<TasksApi>;
+}
+
+type Deps = Pick<Services, 'config' | 'clock' | 'logger' | 'env' | 'auth' | 'random'>;
+type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' | 'httpStatus' | 'result'> &
+  Partial<Pick<CollectorOutcome, 'httpStatus' | 'result'>>;
+
+/**
+ * Tasks mode: one Cloud Task per collector, and no waiting for the runs. Cloud Tasks delivers each run
+ * (POST of the dispatch payload, with an OIDC token for the collector's URL), retries it on a non-2xx
+ * and rate-limits it; the collectors report how each run ended in run records (report/merge.ts).
+ *
+ * The task ID is derived from (collector, scheduled time), so a repeated trigger is refused by Cloud
+ * Tasks itself: that collector is reported `scheduled` with `duplicate: true`, not failed.
+ */
+export function createTasksDispatcher(services: Deps, options: TasksDispatcherOptions = {}): Dispatcher {
+  return new TasksDispatcher(services, options);
+}
+
+class TasksDispatcher implements Dispatcher {
+  private readonly concurrency: number;
+  private readonly attempts: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly backoffMs: number;
+  private readonly emulator: string | null;
+  private readonly client: () => Promise<TasksApi>;
+
+  constructor(
+    private readonly deps: Deps,
+    options: TasksDispatcherOptions,
+  ) {
+    this.concurrency = Math.max(1, options.concurrency ?? TASK_CREATE_CONCURRENCY);
+    this.attempts = Math.max(1, options.attempts ?? TASK_CREATE_ATTEMPTS);
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? TASK_CREATE_TIMEOUT_MS;
+    this.backoffMs = options.backoffMs ?? TASK_CREATE_BACKOFF_MS;
+    const endpoint = tasksEndpoint(deps.env);
+    this.emulator = endpoint.emulator;
+    this.client = options.client ?? (() => tasksClient(endpoint));
+  }
+
+  async dispatch(targets: readonly DispatchTarget[], options: DispatchOptions): Promise<CollectorOutcome[]> {
+    const emit = safeListener(options.onProgress);
+    const settle = (target: DispatchTarget, outcome: Settled, attempts: number): CollectorOutcome => {
+      const done = this.outcome(target, outcome, attempts);
+      emit({ type: 'finish', outcome: done });
+      return done;
+    };
+    if (targets.length === 0) return [];
+    const problem = configProblem(this.deps.config);
+    if (problem) return targets.map((t) => settle(t, failed(problem), 0));
+    let client: TasksApi;
+    try {
+      client = await this.client();
+    } catch (error) {
+      const why = `Cloud Tasks client unavailable: ${errorMessage(error)}`;
+      return targets.map((t) => settle(t, { ...failed(why), errorType: 'AuthError' }, 0));
+    }
+    const limit = pLimit(this.concurrency);
+    return Promise.all(
+      targets.map((target) =>
+        limit(async () => {
+          const { outcome, calls } = await this.enqueue(client, target, options.signal, emit).catch(
+            (error: unknown) => ({
+              // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
+              outcome: { ...failed(`internal error: ${errorMessage(error)}`), errorType: 'InternalError' },
+              calls: 0,
+            }),
+          );
+          return settle(target, outcome, calls);
+        }),
+      ),
+    );
+  }
+
+  private async enqueue(
+    client: TasksApi,
+    target: DispatchTarget,
+    deadline: AbortSignal,
+    emit: ProgressListener,
+  ): Promise<{ outcome: Settled; calls: number }> {
+    const { config, logger } = this.deps;
+    const tasks = config.scheduler.tasks;
+    const queue = queueIdFor(config, { name: target.name, group: target.group, queue: target.queue });
+    const parent = queuePath(tasks.project!, tasks.location!, queue);
+    const name = `${parent}/tasks/${taskIdFor(target.name, target.payload.scheduledTime)}`;
+    const limits = dispatchDeadline(target.timeoutMs);
+    const extra: Record<string, unknown> = {
+      task_name: name,
+      queue,
+      task_max_attempts: tasks.maxAttempts,
+      dispatch_deadline_seconds: limits.seconds,
+    };
+    if (limits.warning) {
+      logger.warn(`${target.name}: ${limits.warning}`, { collector: target.name });
+      extra['warning'] = limits.warning;
+    }
+    if (!this.emulator && isLoopbackUrl(target.url)) {
+      return {
+        outcome: {
+          ...failed(
+            `Cloud Tasks cannot reach ${redactUrl(target.url)} (this machine): give collectors.${target.name}.url its public URL`,
+          ),
+          extra,
+        },
+        calls: 0,
+      };
+    }
+    let task: protos.google.cloud.tasks.v2.ITask;
+    try {
+      task = await this.task(target, name, limits.seconds);
+    } catch (error) {
+      return { outcome: { ...failed(errorMessage(error)), errorType: 'AuthError', extra }, calls: 0 };
+    }
+
+    for (let call = 1; ; call++) {
+      if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call - 1 };
+      emit({ type: 'start', name: target.name, attempt: call, url: target.url });
+      try {
+        await untilAborted(
+          client.createTask({ parent, task }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } }),
+          deadline,
+        );
+        return { outcome: { status: 'scheduled', error: null, errorType: null, extra }, calls: call };
+      } catch (error) {
+        if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call };
+        if (isAlreadyExists(error)) {
+          return { outcome: await this.existing(client, name, target, call, extra), calls: call };
+        }
+        const why = describeRpcError(error);
+        if (isRetryableRpc(error) && call < this.attempts) {
+          const delayMs = Math.floor(this.deps.random() * this.backoffMs * 2 ** (call - 1));
+          emit({ type: 'retry', name: target.name, attempt: call + 1, delayMs, reason: why });
+          try {
+            await this.deps.clock.sleep(delayMs, deadline);
+          } catch {
+            return { outcome: deadlineOutcome(deadline, extra), calls: call };
+          }
+          continue;
+        }
+        const tries = call === 1 ? '' : ` after ${call} attempts`;
+        return {
+          outcome: {
+            ...failed(
+              `TASKS_FAILED: could not create the Cloud Task for ${target.name} in queue ${queue}${tries}: ${why}${hintFor(error, queue)}`,
+            ),
+            extra: { ...extra, error_code: 'TASKS_FAILED', rpc_code: rpcCode(error) },
+          },
+          calls: call,
+        };
+      }
+    }
+  }
+
+  /**
+   * ALREADY_EXISTS: this run's task exists. If another execution created it, a repeated trigger was
+   * refused: a duplicate. If this one did (an earlier try whose answer was lost), it is simply
+   * scheduled. The task's header says which; when the task is gone already (it ran), a refusal on the
+   * first try can only be a duplicate.
+   */
+  private async existing(
+    client: TasksApi,
+    name: string,
+    target: DispatchTarget,
+    call: number,
+    extra: Record<string, unknown>,
+  ): Promise<Settled> {
+    const owner = await client
+      .getTask({ name }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } })
+      .then(([task]) => headerOf(task.httpRequest?.headers, EXECUTION_ID_HEADER))
+      .catch(() => null);
+    const ours = owner === target.payload.executionId || (owner === null && call > 1);
+    if (ours) return { status: 'scheduled', error: null, errorType: null, extra };
+    this.deps.logger.info(`${target.name}: task already exists (a repeated trigger); not scheduled again`, {
+      collector: target.name,
+      task: name,
+      ownerExecutionId: owner,
+    });
+    return {
+      status: 'scheduled',
+      error: null,
+      errorType: null,
+      extra: { ...extra, duplicate: true, ...(owner ? { duplicate_of: owner } : {}) },
+    };
+  }
+
+  private async task(
+    target: DispatchTarget,
+    name: string,
+    deadlineSeconds: number,
+  ): Promise<protos.google.cloud.tasks.v2.ITask> {
+    const { config } = this.deps;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      [EXECUTION_ID_HEADER]: target.payload.executionId,
+    };
+    const httpRequest: protos.google.cloud.tasks.v2.IHttpRequest = {
+      url: target.url,
+      httpMethod: 'POST',
+      headers,
+      body: Buffer.from(JSON.stringify(target.payload)),
+    };
+    if (config.scheduler.auth.type === 'bearer') {
+      // Collector routes then check a bearer token, which an OIDC token would replace: it travels in
+      // the task (visible to whoever may view tasks in full).
+      Object.assign(headers, await this.deps.auth.headersFor(target.url));
+    } else {
+      httpRequest.oidcToken = {
+        serviceAccountEmail: config.scheduler.tasks.serviceAccountEmail!,
+        audience: audienceOf(target.url),
+      };
+    }
+    return { name, httpRequest, dispatchDeadline: { seconds: deadlineSeconds } };
+  }
+
+  private outcome(target: DispatchTarget, partial: Settled, calls: number): CollectorOutcome {
+    return {
+      name: target.name,
+      status: partial.status,
+      httpStatus: partial.httpStatus ?? null,
+      error: partial.error === null ? null : scrub(partial.error),
+      errorType: partial.errorType,
+      // Nothing has run yet: timings and attempts come from the run records once it does.
+      startMs: null,
+      endMs: null,
+      attempts: 0,
+      result: partial.result ?? null,
+      extra: { ...partial.extra, ...(calls > 1 ? { create_calls: calls } : {}) },
+    };
+  }
+}
+
+function failed(error: string): Settled {
+  return { status: 'failed', error, errorType: 'TasksError' };
+}
+
+function deadlineOutcome(deadline: AbortSignal, extra: Record<string, unknown>): Settled {
+  return {
+    status: 'failed',
+    error: `${errorMessage(deadline.reason)} before the Cloud Task was created (it may exist)`,
+    errorType: 'Timeout',
+    extra,
+  };
+}
+
+/** What tasks mode needs from the config (normalise.ts checks it when mode is tasks; `--mode` may not). */
+function configProblem(config: Config): string | null {
+  const t = config.scheduler.tasks;
+  const missing = [
+    t.project ? null : 'scheduler.tasks.project',
+    t.location ? null : 'scheduler.tasks.location',
+    t.serviceAccountEmail || config.scheduler.auth.type === 'bearer'
+      ? null
+      : 'scheduler.tasks.service_account_email',
+  ].filter((k): k is string => k !== null);
+  return missing.length === 0 ? null : `tasks mode needs ${missing.join(', ')} in ${config.source}`;
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+function headerOf(headers: Record<string, string> | null | undefined, name: string): string | null {
+  const key = Object.keys(headers ?? {}).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key ? (headers![key] ?? null) : null;
+}
+
+/** Rejects with the signal's reason when it aborts first; the call itself is left to its own timeout. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

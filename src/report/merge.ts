@@ -1,10 +1,79 @@
+import pLimit from 'p-limit';
+import type { RunRecord } from '../runtime/contract';
+import { readRunRecord } from '../runtime/run-records';
 import type { ObjectStore } from '../store/types';
-import type { ExecutionReport } from './report';
+import { redact } from '../util/secrets';
+import { summarise, type CollectorReport, type ExecutionReport } from './report';
+
+/** Run records read at once for one report. */
+const READ_CONCURRENCY = 16;
+
+/** Report entries whose outcome is still to come from the collector's run record. */
+const PENDING = new Set(['scheduled', 'running']);
 
 /**
  * The report as stored, with what collectors recorded since (run records under
- * `<state>/runs/<executionId>/`): how Tasks-mode executions learn how each run ended.
+ * `<state>/runs/<executionId>/`): how Tasks-mode executions learn how each run ended. Only entries the
+ * scheduler could not settle itself (`scheduled`, `running`) change; an HTTP-mode verdict stands. Keys
+ * and their order stay as stored, `summary` is recomputed, the stored report is left untouched.
+ *
+ * A duplicate (a task refused because another execution had created it) shows the run of the
+ * execution that owns the task, when the dispatcher learned which one (`duplicate_of`).
  */
-export async function withRunRecords(report: ExecutionReport, _state: ObjectStore): Promise<ExecutionReport> {
-  return report;
+export async function withRunRecords(report: ExecutionReport, state: ObjectStore): Promise<ExecutionReport> {
+  const pending = Object.entries(report.collectors).filter(([, c]) => PENDING.has(c.status));
+  if (pending.length === 0) return report;
+  const limit = pLimit(READ_CONCURRENCY);
+  const records = await Promise.all(
+    pending.map(([name, entry]) =>
+      limit(() => readRunRecord(state, ownerOf(report, entry), name).catch(() => null)),
+    ),
+  );
+  const merged = new Map<string, CollectorReport>();
+  pending.forEach(([name, entry], i) => {
+    const record = records[i];
+    if (record) merged.set(name, mergeRecord(entry, record));
+  });
+  if (merged.size === 0) return report;
+  const collectors = Object.fromEntries(
+    Object.entries(report.collectors).map(([name, entry]) => [name, merged.get(name) ?? entry]),
+  );
+  return { ...report, collectors, summary: summarise(collectors) };
+}
+
+function ownerOf(report: ExecutionReport, entry: CollectorReport): string {
+  const owner = entry['duplicate_of'];
+  return typeof owner === 'string' && owner !== '' ? owner : report.execution_id;
+}
+
+/** One report entry updated from its run record. */
+export function mergeRecord(entry: CollectorReport, record: RunRecord): CollectorReport {
+  const maxAttempts = entry['task_max_attempts'];
+  // A retryable failure is not the end while Cloud Tasks has attempts left (-1: unlimited).
+  const retrying =
+    record.status === 'failed' &&
+    record.retryable &&
+    typeof maxAttempts === 'number' &&
+    (maxAttempts === -1 || record.attempt < maxAttempts);
+  const status = retrying ? 'running' : record.status;
+  const merged: CollectorReport = {
+    ...entry,
+    status,
+    http_status:
+      record.status === 'running' ? null : record.status === 'failed' && record.retryable ? 503 : 200,
+    error: record.error,
+    error_type: record.errorType,
+    start_time: record.startTime,
+    end_time: record.endTime,
+    duration_seconds: record.durationSeconds,
+    result: record.result,
+    attempts: Math.max(entry.attempts, record.attempt),
+    ...(record.reason ? { reason: record.reason } : {}),
+    ...(record.manifest ? { manifest: record.manifest } : {}),
+    ...(record.details ?? {}),
+  };
+  if (retrying) merged['retrying'] = true;
+  else delete merged['retrying'];
+  // As in buildReport: nothing secret leaves through a report, whatever a collector put in its summary.
+  return redact(merged) as CollectorReport;
 }

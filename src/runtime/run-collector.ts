@@ -9,7 +9,7 @@ import type { Collector, CollectorContext, RunRecord } from './contract';
 import { isRetryableRunError, PermanentError, SkipRun } from './errors';
 import { RawOutput } from './output';
 import type { DispatchPayload } from './payload';
-import { writeRunRecord } from './run-records';
+import { claimRunRecord } from './run-records';
 
 export interface CollectorRuntime {
   stores: { raw: ObjectStore; state: ObjectStore };
@@ -40,12 +40,8 @@ export async function runCollector(
   const { clock } = runtime;
   const started = clock.now();
   const scheduledTime = new Date(payload.scheduledTime);
-  const log = runtime.logger.child({
-    collector: collector.name,
-    executionId: payload.executionId,
-    attempt: payload.attempt,
-  });
-  const base: RunRecord = {
+  const runLog = runtime.logger.child({ collector: collector.name, executionId: payload.executionId });
+  const first: RunRecord = {
     collector: collector.name,
     executionId: payload.executionId,
     scheduledTime: scheduledTime.toISOString(),
@@ -61,7 +57,10 @@ export async function runCollector(
     result: null,
     manifest: null,
   };
-  await writeRunRecord(runtime.stores.state, base, log);
+  const claim = await claimRunRecord(runtime.stores.state, first, runLog);
+  const log = runLog.child({ attempt: claim.attempt });
+  // The attempt as recorded: in Cloud Tasks mode every delivery carries attempt 1 in its body.
+  const base: RunRecord = { ...first, attempt: claim.attempt };
 
   const timeout = timeoutSignal(
     clock,
@@ -92,7 +91,7 @@ export async function runCollector(
       collector: collector.name,
       executionId: payload.executionId,
       scheduledTime,
-      attempt: payload.attempt,
+      attempt: claim.attempt,
       options,
       output,
       state: runtime.stores.state.scope(`collectors/${collector.name}`),
@@ -135,7 +134,7 @@ export async function runCollector(
     error: record.error,
     reason: record.reason,
   });
-  await writeRunRecord(runtime.stores.state, record, log);
+  await claim.finish(record);
   return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
 }
 
@@ -151,7 +150,7 @@ export async function skipRun(
   options: { record: boolean },
 ): Promise<CollectorRunOutcome> {
   const now = isoTime(runtime.clock.now());
-  const record: RunRecord = {
+  let record: RunRecord = {
     collector,
     executionId: payload.executionId,
     scheduledTime: new Date(payload.scheduledTime).toISOString(),
@@ -173,7 +172,11 @@ export async function skipRun(
     executionId: payload.executionId,
     reason: skip.reason,
   });
-  if (options.record) await writeRunRecord(runtime.stores.state, record, runtime.logger);
+  if (options.record) {
+    // Claimed like a run's record, so that a skip never clobbers the record of a later run of it.
+    const claim = await claimRunRecord(runtime.stores.state, record, runtime.logger);
+    record = { ...record, attempt: claim.attempt };
+  }
   return { record, httpStatus: 200 };
 }
 
