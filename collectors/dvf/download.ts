@@ -121,8 +121,12 @@ async function downloadOnce(
   }
 
   const inspector = new GzipCsvInspector(redactUrl(url));
-  const options: WriteOptions = { contentType: 'application/gzip' };
   let stats: CsvStats | null = null;
+  // The row count is only known once the stream has ended; RawOutput reads it then.
+  const options: WriteOptions = {
+    contentType: 'application/gzip',
+    records: () => (stats as CsvStats | null)?.rows ?? null,
+  };
   const body = response.body;
   async function* inspected(): AsyncGenerator<Uint8Array> {
     let finished = false;
@@ -132,8 +136,6 @@ async function downloadOnce(
         yield chunk;
       }
       stats = await inspector.end();
-      // RawOutput records `options.records` once the stream has completed; the count is only known now.
-      options.records = stats.rows;
       finished = true;
     } finally {
       if (!finished) inspector.abort();

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { ObjectStore } from '../store/types';
+import { readJson, type ObjectStore } from '../store/types';
 import type { Manifest, ManifestObject } from './contract';
 
 export interface WriteOptions {
   contentType: string;
-  /** Records in this object, for the manifest. */
-  records?: number;
+  /** Records in this object, for the manifest; a function is read once the write completed (streams count as they go). */
+  records?: number | (() => number | null);
 }
 
 /** `2026-11-22T02:00:00.000Z` → `20261122T020000Z`: sortable and safe in any object name. */
@@ -51,9 +51,19 @@ export class RawOutput {
     return [...this.written.values()];
   }
 
+  /**
+   * Writes the manifest. A retried attempt of the same execution keeps what earlier attempts wrote and
+   * listed (a resumed collector does not write those objects again); a new execution starts afresh.
+   */
   async finish(): Promise<Manifest> {
-    const objects = this.objects();
     const key = `manifests/${compactTime(this.run.scheduledTime)}.json`;
+    const previous = await readJson<Manifest>(this.store, key).catch(() => null);
+    const objects = [
+      ...(previous?.value.executionId === this.run.executionId
+        ? previous.value.objects.filter((o) => !this.written.has(o.key))
+        : []),
+      ...this.objects(),
+    ];
     const manifest: Manifest = {
       location: `${this.store.location}/${key}`,
       collector: this.run.collector,
@@ -71,13 +81,8 @@ export class RawOutput {
   }
 
   private record(key: string, bytes: number, md5: string, options: WriteOptions): ManifestObject {
-    const entry: ManifestObject = {
-      key,
-      bytes,
-      md5,
-      records: options.records ?? null,
-      contentType: options.contentType,
-    };
+    const records = typeof options.records === 'function' ? options.records() : (options.records ?? null);
+    const entry: ManifestObject = { key, bytes, md5, records, contentType: options.contentType };
     this.written.set(key, entry);
     return entry;
   }

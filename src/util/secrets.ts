@@ -9,10 +9,25 @@ let pattern: RegExp | null = null;
 /** Values shorter than this are not scrubbed: they would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 6;
 
+/**
+ * Short-lived tokens (ID tokens renew hourly per audience) would grow the set without end on a
+ * long-lived instance; the oldest are forgotten past this, long after they expired.
+ */
+const MAX_KNOWN_SECRETS = 500;
+
 export function registerSecret(value: string | undefined | null): void {
-  if (!value || value.length < MIN_SECRET_LENGTH || known.has(value)) return;
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  if (known.has(value)) {
+    // Most recently seen last, so eviction drops the stalest.
+    known.delete(value);
+  } else {
+    pattern = null;
+  }
   known.add(value);
-  pattern = null;
+  if (known.size > MAX_KNOWN_SECRETS) {
+    known.delete(known.values().next().value!);
+    pattern = null;
+  }
 }
 
 export function scrub(text: string): string {
