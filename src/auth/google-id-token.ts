@@ -88,7 +88,7 @@ export class GoogleIdTokenProvider implements HeaderProvider {
       raw = await Promise.race([client.idTokenProvider.fetchIdToken(audience), timedOut]);
     } catch (cause) {
       throw new SchedulerError(
-        'AUTH_ID_TOKEN_INVALID',
+        'AUTH_ID_TOKEN_UNAVAILABLE',
         `could not get an ID token for audience ${audience} from the metadata server: ${scrub(errorMessage(cause))}`,
         { cause, details: { audience } },
       );

@@ -154,7 +154,7 @@ export class SecretManagerSource implements SecretSource {
         }
         if (code === GRPC.PERMISSION_DENIED || code === GRPC.UNAUTHENTICATED) {
           throw new SchedulerError(
-            'SECRET_UNAVAILABLE',
+            'SECRET_FORBIDDEN',
             `reading secret ${name} was refused (${why}): grant roles/secretmanager.secretAccessor on it to the service account the scheduler runs as`,
             { cause: error, details: { secret: name } },
           );

@@ -461,7 +461,7 @@ export class GcsObjectStore implements ObjectStore {
     }
     if (status === 403) {
       return new SchedulerError(
-        'STORE_NOT_FOUND',
+        'STORE_FORBIDDEN',
         `permission denied (HTTP 403) on Cloud Storage ${operation} ${object}: ${said}. The service account needs roles/storage.objectAdmin on bucket ${this.bucket.name}`,
         options,
       );

@@ -149,11 +149,11 @@ describe('unusable answers from the metadata server', () => {
     });
   }
 
-  it('a 500 (after the library retried it): AUTH_ID_TOKEN_INVALID with the status', async () => {
+  it('a 500 (after the library retried it): AUTH_ID_TOKEN_UNAVAILABLE with the status', async () => {
     server.fault('error-500');
     const error = await rejection(provider().headersFor('https://collector.example/run'));
 
-    expect(error.code).toBe('AUTH_ID_TOKEN_INVALID');
+    expect(error.code).toBe('AUTH_ID_TOKEN_UNAVAILABLE');
     expect(error.message).toMatch(
       /^could not get an ID token for audience https:\/\/collector\.example\/run from the metadata server: .*internal error/,
     );
@@ -171,7 +171,7 @@ describe('unusable answers from the metadata server', () => {
     clock.advance(1);
     const error = await pending;
 
-    expect(error.code).toBe('AUTH_ID_TOKEN_INVALID');
+    expect(error.code).toBe('AUTH_ID_TOKEN_UNAVAILABLE');
     expect(error.message).toContain(`no answer within ${ID_TOKEN_FETCH_TIMEOUT_MS / 1000} s`);
     const headers = await p.headersFor('https://collector.example/run');
     expect(decodeIdToken(headers.authorization)?.aud).toBe('https://collector.example/run');

@@ -162,11 +162,11 @@ describe('SecretManagerSource through the real client', () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
-  it('PERMISSION_DENIED: not retried, SECRET_UNAVAILABLE saying which role is missing', async () => {
+  it('PERMISSION_DENIED: not retried, SECRET_FORBIDDEN saying which role is missing', async () => {
     server.failNext(1, grpc.status.PERMISSION_DENIED, 'Permission denied on resource');
     const error = await rejection(source().get({ secret: `${SECRET}/versions/3` }));
 
-    expect(error.code).toBe('SECRET_UNAVAILABLE');
+    expect(error.code).toBe('SECRET_FORBIDDEN');
     expect(error.message).toContain(`reading secret ${SECRET}/versions/3 was refused`);
     expect(error.message).toContain('roles/secretmanager.secretAccessor');
     expect(server.requests).toHaveLength(1);

@@ -134,7 +134,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
   });
 
   test.each([
-    [403, 'STORE_NOT_FOUND', 'permission denied (HTTP 403)'],
+    [403, 'STORE_FORBIDDEN', 'permission denied (HTTP 403)'],
     [401, 'AUTH_NO_CREDENTIALS', 'rejected the credentials (HTTP 401)'],
     [400, 'STORE_UNAVAILABLE', 'failed: HTTP 400'],
   ])('HTTP %i is not retried and maps to %s', async (status, code, text) => {
