@@ -9,6 +9,7 @@ import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
 import { collectCommand } from './collect';
 import { planCommand } from './plan';
+import { queuesCommand } from './queues';
 import { runCommand } from './run';
 import { statusCommand } from './status';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
@@ -90,6 +91,22 @@ export async function main(
     .option('--json', 'print the run record as JSON')
     .action(async (name: string, options) => {
       exitCode = await collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('queues')
+    .description(
+      'print the gcloud commands that create or update the Cloud Tasks queues (rate limits, concurrency, retries)',
+    )
+    .option('--apply', 'run them (gcloud must be installed and authenticated)')
+    .option('--json', 'print the queue plan as JSON')
+    .action(async (options) => {
+      // Only the config: no stores or clients are needed to print or apply queue settings.
+      const global = program.opts<GlobalOptions>();
+      const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
+        builtinCollectors: (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
+      });
+      exitCode = await queuesCommand(options, config, io);
     });
 
   try {

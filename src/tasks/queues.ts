@@ -95,7 +95,7 @@ export function gcloudCommands(spec: QueueSpec, project: string, location: strin
     `--max-backoff=${spec.maxBackoffSeconds}s`,
   ];
   return {
-    describe: ['tasks', 'queues', 'describe', spec.id, ...where, '--format=value(name)'],
+    describe: ['tasks', 'queues', 'describe', spec.id, ...where],
     create: ['tasks', 'queues', 'create', spec.id, ...where, ...settings],
     update: ['tasks', 'queues', 'update', spec.id, ...where, ...settings],
   };
