@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { SchedulerError } from '../errors';
 import {
   checkKey,
+  isReservedSegment,
   PreconditionFailedError,
   type Generation,
   type ObjectInfo,
@@ -46,12 +47,6 @@ export class FsObjectStore implements ObjectStore {
 
   private file(key: string): string {
     checkKey(key);
-    if (key.split('/').some((s) => s.startsWith('.') && (s.endsWith('.lock') || s.endsWith('.tmp')))) {
-      throw new SchedulerError(
-        'STORE_KEY_INVALID',
-        `"${key}" uses a name reserved for the store's own lock and temp files`,
-      );
-    }
     return path.join(this.root, key);
   }
 
@@ -208,7 +203,7 @@ async function* walk(dir: string, keyPrefix: string): AsyncIterable<ObjectInfo> 
   }
   // Cloud Storage lists in lexicographic key order; do the same.
   const named = entries
-    .filter((e) => !(e.name.startsWith('.') && (e.name.endsWith('.lock') || e.name.endsWith('.tmp'))))
+    .filter((e) => !isReservedSegment(e.name))
     .map((e) => ({ e, key: keyPrefix === '' ? e.name : `${keyPrefix}/${e.name}` }))
     .sort((a, b) =>
       a.key + (a.e.isDirectory() ? '/' : '') < b.key + (b.e.isDirectory() ? '/' : '') ? -1 : 1,

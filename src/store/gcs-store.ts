@@ -4,10 +4,22 @@ import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
 import pRetry from 'p-retry';
 import { assertGoogleCredentials } from '../auth/credentials';
-import { backoffDelayMs, isRetryableStatus, networkErrorCode } from '../dispatch/retry';
+import { backoffDelayMs } from '../dispatch/retry';
 import { SchedulerError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
-import { redactUrl } from '../util/url';
+import {
+  bucketMissing,
+  headerOf,
+  isProgrammingError,
+  NotRetried,
+  ObjectChanged,
+  safeCause,
+  serverMessage,
+  statusOf,
+  TransientError,
+  transientReason,
+} from './gcs-errors';
+import { Spool, uploadStatus } from './gcs-upload';
 import type { StoreLocation } from './location';
 import {
   checkKey,
@@ -483,12 +495,6 @@ export class GcsObjectStore implements ObjectStore {
 
   private objectName(key: string): string {
     checkKey(key);
-    if (isReservedName(key)) {
-      throw new SchedulerError(
-        'STORE_KEY_INVALID',
-        `"${key}" uses a name reserved for the store's own lock and temp files`,
-      );
-    }
     return this.join(key);
   }
 
@@ -498,135 +504,6 @@ export class GcsObjectStore implements ObjectStore {
 
   private uri(name: string): string {
     return `gs://${this.bucket.name}/${name}`;
-  }
-}
-
-/** A failure to pass on as it is, without retrying it or mapping it to a store error. */
-class NotRetried extends Error {
-  constructor(readonly original: unknown) {
-    super('not retried');
-  }
-}
-
-/** The object was replaced between reading its generation and its data. */
-class ObjectChanged extends Error {
-  constructor() {
-    super('the object changed while it was being read');
-  }
-}
-
-class TransientError extends Error {
-  attempts = 0;
-  constructor(
-    message: string,
-    readonly original: unknown,
-  ) {
-    super(message);
-    this.name = 'TransientError';
-  }
-}
-
-/**
- * The bytes of a streamed write that the server has not confirmed yet, so a failed chunk can be sent
- * again without reading the source twice. The server's confirmation of each chunk releases it, so
- * this holds what the client has read ahead: one chunk plus ~8 MiB of the client's own buffering
- * (measured with the client alone too). Also keeps the md5 of everything read.
- */
-class Spool {
-  /** Bytes before this offset are confirmed and released. */
-  base = 0;
-  /** Bytes read from the source so far. */
-  pulled = 0;
-  ended = false;
-  /** What the source threw, if it did. */
-  failure: { error: unknown } | null = null;
-  private chunks: Buffer[] = [];
-  private readonly iterator: AsyncIterator<Uint8Array | string>;
-  private pulling: Promise<void> | null = null;
-  private readonly hash = createHash('md5');
-  private digest: Buffer | null = null;
-
-  constructor(source: Readable | AsyncIterable<Uint8Array>) {
-    this.iterator = (source as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
-  }
-
-  /** Reads one more chunk from the source; concurrent callers share one read. */
-  pull(): Promise<void> {
-    this.pulling ??= (async () => {
-      try {
-        if (this.failure) throw this.failure.error;
-        let next: IteratorResult<Uint8Array | string>;
-        try {
-          next = await this.iterator.next();
-        } catch (error) {
-          this.failure = { error };
-          throw error;
-        }
-        if (next.done) {
-          this.ended = true;
-          return;
-        }
-        const value = next.value;
-        const buf =
-          typeof value === 'string'
-            ? Buffer.from(value, 'utf8')
-            : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-        if (buf.length === 0) return;
-        this.chunks.push(buf);
-        this.pulled += buf.length;
-        this.hash.update(buf);
-      } finally {
-        this.pulling = null;
-      }
-    })();
-    return this.pulling;
-  }
-
-  /** The server holds every byte before `offset`: release them. */
-  confirm(offset: number): void {
-    let drop = Math.min(offset, this.pulled) - this.base;
-    while (drop > 0 && this.chunks.length > 0) {
-      const head = this.chunks[0]!;
-      const take = Math.min(drop, head.length);
-      if (take === head.length) this.chunks.shift();
-      else this.chunks[0] = head.subarray(take);
-      this.base += take;
-      drop -= take;
-    }
-  }
-
-  /** The source's bytes from `offset` (not yet released) to its end. */
-  async *from(offset: number): AsyncGenerator<Buffer> {
-    let position = offset;
-    for (;;) {
-      if (position < this.base) throw new Error(`bytes before ${this.base} were already released`);
-      if (position < this.pulled) {
-        let at = this.base;
-        for (const chunk of this.chunks) {
-          if (position < at + chunk.length) {
-            const part = chunk.subarray(position - at);
-            position += part.length;
-            yield part;
-            break;
-          }
-          at += chunk.length;
-        }
-      } else if (this.ended) {
-        return;
-      } else {
-        await this.pull();
-      }
-    }
-  }
-
-  retained(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-
-  /** The md5 of the whole source, once it has been read to the end. */
-  md5(): Buffer {
-    this.digest ??= this.hash.digest();
-    return this.digest;
   }
 }
 
@@ -646,144 +523,16 @@ function download(file: File): Promise<{ data: Buffer; generation: string | unde
   });
 }
 
-/**
- * Asks a resumable session how much it holds (`Content-Range: bytes * /*`). The session URI is its
- * own credential, so this needs no Authorization header.
- */
-async function uploadStatus(
-  uri: string,
-  timeoutMs: number,
-): Promise<{ received: number; done?: FileMetadata }> {
-  const response = await fetch(uri, {
-    method: 'PUT',
-    headers: { 'content-range': 'bytes */*', 'content-length': '0' },
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await response.text();
-  if (response.status === 308) {
-    const confirmed = /bytes=0-(\d+)/.exec(response.headers.get('range') ?? '');
-    return { received: confirmed ? Number(confirmed[1]) + 1 : 0 };
-  }
-  if (response.ok) return { received: 0, done: JSON.parse(text) as FileMetadata };
-  throw Object.assign(new Error(messageOfBody(text) ?? `HTTP ${response.status}`), { code: response.status });
-}
-
 function preconditionOpts(expected: Generation | undefined): {
   preconditionOpts?: { ifGenerationMatch: string | number };
 } {
   return expected === undefined ? {} : { preconditionOpts: { ifGenerationMatch: expected } };
 }
 
-/** The HTTP status of any of the shapes the client throws (ApiError, GaxiosError, plain object). */
-function statusOf(error: unknown): number | undefined {
-  const e = error as { code?: unknown; status?: unknown; response?: { status?: unknown } } | null;
-  for (const value of [e?.code, e?.status, e?.response?.status]) {
-    if (typeof value === 'number' && value >= 100 && value <= 599) return value;
-  }
-  return undefined;
-}
-
-/** Why a failure is worth another attempt, and whether the failed attempt may have been applied. */
-function transientReason(error: unknown): { reason: string; ambiguous: boolean } | null {
-  if (error instanceof SchedulerError) return null;
-  const status = statusOf(error);
-  if (status !== undefined) {
-    if (!isRetryableStatus(status)) return null;
-    return { reason: `HTTP ${status} ${serverMessage(error)}`.trim(), ambiguous: status >= 500 };
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'CONTENT_DOWNLOAD_MISMATCH')
-    return { reason: 'download corrupted in transit (checksum mismatch)', ambiguous: false };
-  if (error instanceof ObjectChanged) return { reason: error.message, ambiguous: false };
-  if (timedOut(error)) return { reason: 'ETIMEDOUT', ambiguous: true };
-  const network = networkErrorCode(error);
-  if (network !== null)
-    return { reason: network, ambiguous: network !== 'ECONNREFUSED' && network !== 'EAI_AGAIN' };
-  return null;
-}
-
-/** A client-side timeout, from node-fetch (JSON API), gaxios (uploads, which wraps it) or fetch. */
-function timedOut(error: unknown): boolean {
-  for (let e = error, depth = 0; e && depth < 3; depth++) {
-    const { type, name } = e as { type?: unknown; name?: unknown };
-    if (type === 'request-timeout' || name === 'TimeoutError') return true;
-    const inner = e as { error?: unknown; cause?: unknown };
-    e = inner.error ?? inner.cause;
-  }
-  return false;
-}
-
-function bucketMissing(error: unknown): boolean {
-  return /bucket does not exist/i.test(serverMessage(error));
-}
-
-/** The server's own message, without URLs' queries (a resumable session URI is a credential). */
-function serverMessage(error: unknown): string {
-  const e = error as {
-    message?: unknown;
-    errors?: { message?: unknown }[];
-    response?: { data?: unknown };
-  } | null;
-  const fromData = messageOfBody(e?.response?.data);
-  const raw = typeof e?.message === 'string' ? e.message : '';
-  const text = messageOfBody(raw) ?? fromData ?? (raw || String(e?.errors?.[0]?.message ?? ''));
-  return text.replace(/https?:\/\/[^\s"']+/g, (url) => redactUrl(url)).slice(0, 300);
-}
-
-function messageOfBody(body: unknown): string | undefined {
-  let value = body;
-  if (typeof body === 'string') {
-    if (!body.trimStart().startsWith('{')) return undefined;
-    try {
-      value = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  const message = (value as { error?: { message?: unknown } } | null)?.error?.message;
-  return typeof message === 'string' ? message : undefined;
-}
-
-/**
- * A stand-in for a client error that keeps what helps (status, code, message) and drops the rest: a
- * GaxiosError carries its request's headers, Authorization included, and URLs with session ids.
- */
-function safeCause(error: unknown): Error {
-  const original = error instanceof TransientError ? error.original : error;
-  const status = statusOf(original);
-  const code = (original as { code?: unknown } | null)?.code;
-  const name = (original as { name?: unknown } | null)?.name;
-  return Object.assign(new Error(serverMessage(original) || String(name ?? 'error')), {
-    name: typeof name === 'string' ? name : 'Error',
-    ...(status !== undefined ? { status } : {}),
-    ...(typeof code === 'string' ? { code } : {}),
-  });
-}
-
-function headerOf(headers: unknown, name: string): string | undefined {
-  if (headers === null || typeof headers !== 'object') return undefined;
-  const h = headers as { get?: unknown } & Record<string, unknown>;
-  const value = typeof h.get === 'function' ? (h.get as (n: string) => unknown).call(h, name) : h[name];
-  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
-  return typeof value === 'string' ? value : undefined;
-}
-
-function isProgrammingError(error: unknown): boolean {
-  return (
-    (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError) &&
-    (error as { code?: unknown }).code === undefined
-  );
-}
-
-/** FsObjectStore keeps its lock and temp files under these names; refuse them here too, for parity. */
-function isReservedName(key: string): boolean {
-  return key.split('/').some((s) => s.startsWith('.') && (s.endsWith('.lock') || s.endsWith('.tmp')));
-}
-
 function isValidKey(key: string): boolean {
   try {
     checkKey(key);
-    return !isReservedName(key);
+    return true;
   } catch {
     return false;
   }

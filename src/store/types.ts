@@ -67,21 +67,36 @@ export function isPreconditionFailed(error: unknown): error is PreconditionFaile
   return (error as { code?: unknown } | null)?.code === 'STORE_PRECONDITION';
 }
 
-/** Keys are relative paths with no empty, '.' or '..' segment. */
+/**
+ * Keys are relative paths with no empty, '.' or '..' segment. Names like `.x.lock` and `.x.tmp` are the
+ * filesystem store's own lock and temp files; both stores refuse them, so a key works on either.
+ */
 export function checkKey(key: string): string {
+  const segments = key.split('/');
   const ok =
     key.length > 0 &&
     key.length <= 1024 &&
     !key.startsWith('/') &&
     !key.includes('\\') &&
     !key.includes('\0') &&
-    key.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
-  if (!ok)
+    segments.every((s) => s !== '' && s !== '.' && s !== '..');
+  if (!ok) {
     throw new SchedulerError(
       'STORE_KEY_INVALID',
       `"${key}" is not a valid object key (relative path, no empty or ".." segments)`,
     );
+  }
+  if (segments.some(isReservedSegment)) {
+    throw new SchedulerError(
+      'STORE_KEY_INVALID',
+      `"${key}" uses a name reserved for the store's own lock and temp files`,
+    );
+  }
   return key;
+}
+
+export function isReservedSegment(segment: string): boolean {
+  return segment.startsWith('.') && (segment.endsWith('.lock') || segment.endsWith('.tmp'));
 }
 
 export async function readJson<T>(
