@@ -1,4 +1,5 @@
 import type { protos } from '@google-cloud/tasks';
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config } from '../config/types';
 import { errorMessage } from '../errors';
@@ -6,7 +7,8 @@ import type { Services } from '../services';
 import { tasksClient, tasksEndpoint, type TasksApi } from '../tasks/client';
 import { dispatchDeadline, queueIdFor, queuePath, taskIdFor } from '../tasks/naming';
 import { describeRpcError, hintFor, isAlreadyExists, isRetryableRpc, rpcCode } from '../tasks/rpc-errors';
-import { audienceOf, redactUrl } from '../util/url';
+import { buildTask, creatorOf, isLoopbackUrl } from '../tasks/task-request';
+import { redactUrl } from '../util/url';
 import { scrub } from '../util/secrets';
 import {
   safeListener,
@@ -39,11 +41,6 @@ export const TASK_CREATE_TIMEOUT_MS = 10_000;
  * @default 250 ms
  */
 export const TASK_CREATE_BACKOFF_MS = 250;
-/**
- * Set on every task: which execution created it. GetTask shows headers (not the body) without the
- * fullView permission, so a refused duplicate can name the execution that owns the run.
- */
-export const EXECUTION_ID_HEADER = 'X-Scheduler-Execution-Id';
 
 export interface TasksDispatcherOptions {
   concurrency?: number;
@@ -109,20 +106,31 @@ class TasksDispatcher implements Dispatcher {
       return targets.map((t) => settle(t, { ...failed(why), errorType: 'AuthError' }, 0));
     }
     const limit = pLimit(this.concurrency);
-    return Promise.all(
-      targets.map((target) =>
-        limit(async () => {
-          const { outcome, calls } = await this.enqueue(client, target, options.signal, emit).catch(
-            (error: unknown) => ({
-              // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
-              outcome: { ...failed(`internal error: ${errorMessage(error)}`), errorType: 'InternalError' },
-              calls: 0,
-            }),
-          );
-          return settle(target, outcome, calls);
-        }),
-      ),
-    );
+    // Every call in flight listens for the deadline: on a signal of our own, so that raising its
+    // listener limit (Node warns past 10) touches nothing of the caller's.
+    const deadline = new AbortController();
+    setMaxListeners(this.concurrency + 10, deadline.signal);
+    const forward = () => deadline.abort(options.signal.reason);
+    if (options.signal.aborted) forward();
+    else options.signal.addEventListener('abort', forward, { once: true });
+    try {
+      return await Promise.all(
+        targets.map((target) =>
+          limit(async () => {
+            const { outcome, calls } = await this.enqueue(client, target, deadline.signal, emit).catch(
+              (error: unknown) => ({
+                // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
+                outcome: { ...failed(`internal error: ${errorMessage(error)}`), errorType: 'InternalError' },
+                calls: 0,
+              }),
+            );
+            return settle(target, outcome, calls);
+          }),
+        ),
+      );
+    } finally {
+      options.signal.removeEventListener('abort', forward);
+    }
   }
 
   private async enqueue(
@@ -160,7 +168,7 @@ class TasksDispatcher implements Dispatcher {
     }
     let task: protos.google.cloud.tasks.v2.ITask;
     try {
-      task = await this.task(target, name, limits.seconds);
+      task = await buildTask(target, name, limits.seconds, this.deps);
     } catch (error) {
       return { outcome: { ...failed(errorMessage(error)), errorType: 'AuthError', extra }, calls: 0 };
     }
@@ -219,7 +227,7 @@ class TasksDispatcher implements Dispatcher {
   ): Promise<Settled> {
     const owner = await client
       .getTask({ name }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } })
-      .then(([task]) => headerOf(task.httpRequest?.headers, EXECUTION_ID_HEADER))
+      .then(([task]) => creatorOf(task))
       .catch(() => null);
     const ours = owner === target.payload.executionId || (owner === null && call > 1);
     if (ours) return { status: 'scheduled', error: null, errorType: null, extra };
@@ -234,35 +242,6 @@ class TasksDispatcher implements Dispatcher {
       errorType: null,
       extra: { ...extra, duplicate: true, ...(owner ? { duplicate_of: owner } : {}) },
     };
-  }
-
-  private async task(
-    target: DispatchTarget,
-    name: string,
-    deadlineSeconds: number,
-  ): Promise<protos.google.cloud.tasks.v2.ITask> {
-    const { config } = this.deps;
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      [EXECUTION_ID_HEADER]: target.payload.executionId,
-    };
-    const httpRequest: protos.google.cloud.tasks.v2.IHttpRequest = {
-      url: target.url,
-      httpMethod: 'POST',
-      headers,
-      body: Buffer.from(JSON.stringify(target.payload)),
-    };
-    if (config.scheduler.auth.type === 'bearer') {
-      // Collector routes then check a bearer token, which an OIDC token would replace: it travels in
-      // the task (visible to whoever may view tasks in full).
-      Object.assign(headers, await this.deps.auth.headersFor(target.url));
-    } else {
-      httpRequest.oidcToken = {
-        serviceAccountEmail: config.scheduler.tasks.serviceAccountEmail!,
-        audience: audienceOf(target.url),
-      };
-    }
-    return { name, httpRequest, dispatchDeadline: { seconds: deadlineSeconds } };
   }
 
   private outcome(target: DispatchTarget, partial: Settled, calls: number): CollectorOutcome {
@@ -308,19 +287,7 @@ function configProblem(config: Config): string | null {
   return missing.length === 0 ? null : `tasks mode needs ${missing.join(', ')} in ${config.source}`;
 }
 
-function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname;
-    return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
-  } catch {
-    return false;
-  }
-}
-
-function headerOf(headers: Record<string, string> | null | undefined, name: string): string | null {
-  const key = Object.keys(headers ?? {}).find((k) => k.toLowerCase() === name.toLowerCase());
-  return key ? (headers![key] ?? null) : null;
-}
+export { EXECUTION_ID_HEADER } from '../tasks/task-request';
 
 /** Rejects with the signal's reason when it aborts first; the call itself is left to its own timeout. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

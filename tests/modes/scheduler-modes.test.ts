@@ -33,7 +33,7 @@ function collectors() {
       // Yield, so that an overlapping member would start meanwhile.
       await new Promise((resolve) => setImmediate(resolve));
       group.inFlight--;
-      await ctx.output.write('data.json', '{}', { records: 1 });
+      await ctx.output.write('data.json', '{}', { contentType: 'application/json', records: 1 });
       return { records: 1 };
     });
   const registry = new CollectorRegistry([
