@@ -12,6 +12,7 @@ import {
 import type { DispatchTarget, ProgressEvent } from '../../src/dispatch/types';
 import { closeTasksClients, type TasksApi } from '../../src/tasks/client';
 import { taskIdFor } from '../../src/tasks/naming';
+import { describeRpcError, isAlreadyExists, isRetryableRpc } from '../../src/tasks/rpc-errors';
 import { FakeClock } from '../support/fake-clock';
 import { startServer } from '../support/http';
 import { captureLogger, testConfig } from '../support/services';
@@ -445,3 +446,34 @@ describe('the Cloud Tasks dispatcher', () => {
 function withBearer(cfg: Config): Config {
   return { ...cfg, scheduler: { ...cfg.scheduler, auth: { type: 'bearer', tokenEnv: 'TOKEN' } } };
 }
+
+describe('Cloud Tasks errors from either transport', () => {
+  it.each([
+    ['gRPC ALREADY_EXISTS', { code: 6 }, true, false],
+    ['REST 409 (GaxiosError)', { code: 409 }, true, false],
+    ['gRPC UNAVAILABLE', { code: 14 }, false, true],
+    ['REST 503', { code: 503 }, false, true],
+    ['gRPC DEADLINE_EXCEEDED', { code: 4 }, false, true],
+    ['REST 504', { code: 504 }, false, true],
+    ['gRPC NOT_FOUND', { code: 5 }, false, false],
+    ['REST 403', { code: 403 }, false, false],
+    ['no code', new Error('socket hang up'), false, false],
+  ])('%s', (_name, error, exists, retryable) => {
+    expect(isAlreadyExists(error)).toBe(exists);
+    expect(isRetryableRpc(error)).toBe(retryable);
+  });
+
+  it('describes an error by its status name, without repeating gRPC message prefixes', () => {
+    expect(
+      describeRpcError(
+        Object.assign(new Error('5 NOT_FOUND: Queue does not exist.'), {
+          code: 5,
+          details: 'Queue does not exist.',
+        }),
+      ),
+    ).toBe('NOT_FOUND: Queue does not exist.');
+    expect(
+      describeRpcError(Object.assign(new Error('Request failed with status code 409'), { code: 409 })),
+    ).toBe('ALREADY_EXISTS: Request failed with status code 409');
+  });
+});
