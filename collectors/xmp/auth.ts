@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
-import { PermanentError } from '../../src/runtime/errors';
+import type { RetryPolicy } from '../../src/config/types';
+import { backoffDelayMs } from '../../src/dispatch/retry';
+import { isRetryableRunError, PermanentError } from '../../src/runtime/errors';
 import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { LoginFn, LoginResult, TokenBroker } from '../../src/token/types';
 import type { Clock } from '../../src/util/clock';
 import type { RateLimiter } from './limiter';
 import type { XmpOptions } from './options';
+
+/** A login that fails on the network or with a 5xx is tried this many times in all. */
+export const LOGIN_RETRY: RetryPolicy = { attempts: 3, minBackoffSeconds: 2, maxBackoffSeconds: 30 };
 
 /** What one request carries to prove who it is. */
 export interface Credentials {
@@ -17,8 +22,12 @@ export interface Credentials {
 
 export interface XmpAuth {
   readonly style: 'signed' | 'login';
-  /** Built per attempt: a signature is valid for 30 s only, and a token may have been renewed. */
-  credentials(signal: AbortSignal): Promise<Credentials>;
+  /**
+   * Readies one attempt (the login style gets the shared token here, logging in if need be) and answers
+   * what builds its credentials once the attempt has its budget slot: a signature is valid for 30 s
+   * only, so it is made then. Never called while holding a slot: a login needs one of its own.
+   */
+  prepare(signal: AbortSignal): Promise<() => Credentials>;
   /**
    * The upstream refused the credentials of one attempt. Resolves true when a retry may succeed
    * (the token was invalidated and the next `credentials` logs in again or finds a fresher one).
@@ -33,7 +42,7 @@ export interface XmpAuth {
 export function signedAuth(clientId: string, clientSecret: string, clock: Clock): XmpAuth {
   return {
     style: 'signed',
-    async credentials() {
+    prepare: async () => () => {
       const timestamp = Math.floor(clock.now() / 1000);
       const sign = createHash('md5').update(`${clientSecret}${timestamp}`).digest('hex');
       return { headers: {}, fields: { client_id: clientId, timestamp, sign }, token: null };
@@ -61,29 +70,44 @@ export interface LoginAuthDeps {
  */
 export function loginAuth(deps: LoginAuthDeps): XmpAuth {
   const { options, tokens } = deps;
+  const url = `${options.base_url.replace(/\/+$/, '')}${options.login_path}`;
+  // The login is a request to XMP like any other: each attempt draws on the account's budget.
+  const post = async (upstream: UpstreamDeps): Promise<LoginResult> => {
+    const release = await deps.limiter.acquire(upstream.signal);
+    try {
+      deps.onLogin?.();
+      const answer = await getJson<unknown>(upstream, url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          [options.login_username_field]: deps.username,
+          [options.login_password_field]: deps.password,
+        }),
+        retry: { attempts: 1, minBackoffSeconds: 0, maxBackoffSeconds: 0 },
+      });
+      return loginResult(answer, options, deps.upstream.clock.now());
+    } finally {
+      release();
+    }
+  };
   const login: LoginFn = async (signal) => {
-    // The login is a request to XMP like any other: it draws on the account's budget.
     const upstream: UpstreamDeps = { ...deps.upstream, signal: signal ?? new AbortController().signal };
-    await deps.limiter.acquire(upstream.signal);
-    deps.onLogin?.();
-    const url = `${options.base_url.replace(/\/+$/, '')}${options.login_path}`;
-    const answer = await getJson<unknown>(upstream, url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        [options.login_username_field]: deps.username,
-        [options.login_password_field]: deps.password,
-      }),
-      retry: { attempts: 3, minBackoffSeconds: 2, maxBackoffSeconds: 30 },
-    });
-    return loginResult(answer, options, deps.upstream.clock.now());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await post(upstream);
+      } catch (error) {
+        if (attempt >= LOGIN_RETRY.attempts || upstream.signal.aborted || !isRetryableRunError(error))
+          throw error;
+        await upstream.clock.sleep(backoffDelayMs(attempt, LOGIN_RETRY, upstream.random), upstream.signal);
+      }
+    }
   };
   const header = (token: string) => (options.token_scheme ? `${options.token_scheme} ${token}` : token);
   return {
     style: 'login',
-    async credentials(signal) {
+    async prepare(signal) {
       const token = await tokens.getToken(options.account, login, signal);
-      return { headers: { [options.token_header]: header(token) }, fields: {}, token };
+      return () => ({ headers: { [options.token_header]: header(token) }, fields: {}, token });
     },
     async refused(used) {
       if (used.token) await tokens.invalidate(options.account, used.token);

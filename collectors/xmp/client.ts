@@ -53,11 +53,16 @@ export class XmpClient {
     let refusedOnce = false;
     for (;;) {
       this.deps.signal.throwIfAborted();
-      await this.limiter.acquire(this.deps.signal);
-      // After the wait for a slot: a signature is only valid for 30 s.
-      const credentials = await this.auth.credentials(this.deps.signal);
-      this.requests++;
-      const verdict = await this.attempt(path, params, credentials);
+      const build = await this.auth.prepare(this.deps.signal);
+      const release = await this.limiter.acquire(this.deps.signal);
+      const credentials = build();
+      let verdict: Verdict;
+      try {
+        this.requests++;
+        verdict = await this.attempt(path, params, credentials);
+      } finally {
+        release();
+      }
       switch (verdict.kind) {
         case 'ok':
           return verdict.data;

@@ -3,14 +3,23 @@ import type { Clock } from '../../src/util/clock';
 /** The Open API counts requests per minute. */
 export const WINDOW_MS = 60_000;
 
+/** Gives back a request's slot when its answer (or failure) has arrived. */
+export type Release = () => void;
+
 /**
- * At most `max` requests in any `windowMs`, granted in arrival order on the injected clock. A sliding
- * window is stricter than per-calendar-minute counting, so it satisfies either reading of "10 QPM".
+ * At most `max` requests in any `windowMs`, granted in arrival order on the injected clock. A request
+ * counts from when it is granted until `windowMs` after its answer arrived: the server saw it somewhere
+ * in between, so however long it travelled, no window of the server's can hold more than `max`. (Counting
+ * from the grant alone lets a slow request land in the server's next window.) A sliding window is also
+ * stricter than per-calendar-minute counting, so it satisfies either reading of "10 QPM".
  */
 export class RateLimiter {
-  private grants: number[] = [];
+  private inFlight = 0;
+  /** When the answers of recent requests arrived, oldest first. */
+  private answered: number[] = [];
   private holdUntil = Number.NEGATIVE_INFINITY;
-  private line: Promise<void> = Promise.resolve();
+  private line: Promise<unknown> = Promise.resolve();
+  private wake: (() => void) | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -23,8 +32,8 @@ export class RateLimiter {
     this.max = Math.min(this.max, max);
   }
 
-  /** Resolves when a request may be sent (and counts it); rejects as soon as `signal` aborts. */
-  acquire(signal: AbortSignal): Promise<void> {
+  /** Resolves when a request may be sent; call the release once it is answered. Rejects when `signal` aborts. */
+  acquire(signal: AbortSignal): Promise<Release> {
     const turn = this.line.then(() => this.waitForSlot(signal));
     this.line = turn.catch(() => undefined);
     return untilAborted(turn, signal);
@@ -35,20 +44,42 @@ export class RateLimiter {
     this.holdUntil = Math.max(this.holdUntil, this.clock.now() + ms);
   }
 
-  private async waitForSlot(signal: AbortSignal): Promise<void> {
+  private async waitForSlot(signal: AbortSignal): Promise<Release> {
     for (;;) {
       signal.throwIfAborted();
       const now = this.clock.now();
-      this.grants = this.grants.filter((t) => t > now - this.windowMs);
-      let next = this.holdUntil;
-      if (this.grants.length >= this.max) {
-        next = Math.max(next, this.grants[this.grants.length - this.max]! + this.windowMs);
+      this.answered = this.answered.filter((t) => t > now - this.windowMs);
+      const excess = this.inFlight + this.answered.length - this.max + 1;
+      if (excess <= 0 && this.holdUntil <= now) {
+        this.inFlight++;
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          this.inFlight--;
+          this.answered.push(this.clock.now());
+          this.wake?.();
+        };
       }
-      if (next <= now) {
-        this.grants.push(now);
-        return;
+      if (excess > this.answered.length) {
+        // Every counted request is still in flight: wait for an answer, then for its window.
+        await new Promise<void>((resolve, reject) => {
+          const wake = () => {
+            if (this.wake === wake) this.wake = null;
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = () => {
+            if (this.wake === wake) this.wake = null;
+            reject(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          this.wake = wake;
+        });
+        continue;
       }
-      await this.clock.sleep(next - now, signal);
+      const slotAt = excess > 0 ? this.answered[excess - 1]! + this.windowMs : now;
+      await this.clock.sleep(Math.max(slotAt, this.holdUntil) - now, signal);
     }
   }
 }

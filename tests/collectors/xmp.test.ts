@@ -286,6 +286,21 @@ describe('xmp collector, account login through the token broker', () => {
     expect(up.logins).toBe(2);
   });
 
+  it('logs in outside the budget slot of the request that needs the token (no deadlock at 1 a minute)', async () => {
+    const { up, h } = await setup({ requestsPerMinute: 1 });
+    const t0 = h.clock.now();
+    const { record } = await h.run(
+      xmp,
+      login(up, { requests_per_minute: 1, mode: 'daily', reports: ['ad_report'] }),
+      { env: LOGIN_ENV },
+    );
+    expect(record.status).toBe('success');
+    expect(up.logins).toBe(1);
+    // The login took the minute's only request; the report waited for the next minute.
+    expect(h.clock.now() - t0).toBe(60_000);
+    expect(up.rateLimited).toBe(0);
+  });
+
   it('reads the token lifetime from the login answer when told where it is', async () => {
     const { up, h } = await setup({ tokenTtlMs: 2 * 3_600_000, announceExpiry: true });
     await h.run(xmp, login(up, { expires_in_field: 'data.expires_in', reports: ['ad_report'] }), {
