@@ -29,12 +29,13 @@ const scripts = path.resolve(__dirname, '../support/processes');
 interface Child {
   process: ChildProcess;
   events: Record<string, unknown>[];
+  stderr: string[];
 }
 
 /** A child whose JSON-line stdout is collected as events. */
 function start(script: string, args: string[], env: Record<string, string> = {}): Child {
   const child = spawn(process.execPath, [path.join(scripts, script), ...args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     // jest gives each test file its own process.env (a gcs fixture sets STORAGE_EMULATOR_HOST in it);
     // a child only sees what is passed.
     env: { ...process.env, ...env },
@@ -47,10 +48,21 @@ function start(script: string, args: string[], env: Record<string, string> = {})
       events.push({ event: 'text', text: line });
     }
   });
-  return { process: child, events };
+  const stderr: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
+  return { process: child, events, stderr };
 }
 
-const has = (child: Child, test: (e: Record<string, unknown>) => boolean) => child.events.some(test);
+/** Whether `child` has printed a matching event; a child that died instead fails the test at once. */
+function has(child: Child, test: (e: Record<string, unknown>) => boolean): boolean {
+  if (child.events.some(test)) return true;
+  if (child.process.exitCode !== null || child.process.signalCode !== null) {
+    throw new Error(
+      `child ${child.process.pid} exited (${child.process.exitCode ?? child.process.signalCode}) first: ${child.stderr.join('')}`,
+    );
+  }
+  return false;
+}
 
 describe.each(STORE_KINDS)('token broker across processes on the %s store', (kind) => {
   const storage = storeFixture(kind);
