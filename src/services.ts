@@ -1,6 +1,7 @@
 import { createHeaderProvider } from './auth/create';
 import type { HeaderProvider } from './auth/types';
-import type { Config } from './config/types';
+import type { CollectorConfig, Config } from './config/types';
+import type { Collector } from './runtime/contract';
 import { createNodeTransport, type HttpTransport } from './dispatch/transport';
 import { createApp } from './http/app';
 import { LeaseManager } from './lease/lease';
@@ -97,6 +98,19 @@ export async function createServices(config: Config, options: ServiceOptions = {
     },
   };
   return services;
+}
+
+/**
+ * The implementation and config entry behind a collector name: a configured entry (which may be
+ * another job of a built-in collector, like xmp-daily of xmp), else a registered collector.
+ */
+export function resolveCollector(
+  services: Services,
+  name: string,
+): { collector: Collector<unknown>; configured: CollectorConfig | undefined } | null {
+  const configured = services.config.collectors.find((c) => c.name === name);
+  const collector = services.registry.get(configured?.implementation ?? name);
+  return collector ? { collector, configured } : null;
 }
 
 /** What a collector run needs from the services. */

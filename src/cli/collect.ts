@@ -2,7 +2,7 @@ import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { newExecutionId } from '../execution/execution-id';
 import { runCollector } from '../runtime/run-collector';
-import { collectorRuntime } from '../services';
+import { collectorRuntime, resolveCollector } from '../services';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 
 export interface CollectOptions {
@@ -20,15 +20,15 @@ export async function collectCommand(
 ): Promise<number> {
   const services = await loadServices(global);
   try {
-    const collector = services.registry.get(name);
-    if (!collector) {
+    const resolved = resolveCollector(services, name);
+    if (!resolved) {
       throw new RequestError(
         `no collector named "${name}" (available: ${services.registry.names().join(', ')})`,
         {},
         'COLLECTOR_UNKNOWN',
       );
     }
-    const configured = services.config.collectors.find((c) => c.name === name);
+    const { collector, configured } = resolved;
     const now = services.clock.now();
     const { record } = await runCollector(
       collector,

@@ -105,11 +105,12 @@ export function parseConfig(
   if (options.builtinCollectors) {
     const builtins = options.builtinCollectors;
     const section = (result.output as RawConfig).collectors ? 'collectors' : 'scheduler.collectors';
-    for (const c of config.collectors.filter((c) => c.url === null && !builtins.includes(c.name))) {
-      const s = closest(c.name, builtins);
+    for (const c of config.collectors.filter((c) => c.url === null && !builtins.includes(c.implementation))) {
+      const s = closest(c.implementation, builtins);
+      const alias = c.implementation !== c.name;
       complain(
-        `${section}.${c.name}`,
-        `is not a built-in collector${s ? ` (did you mean "${s}"?)` : ''} and has no url; built in: ${builtins.join(', ')}`,
+        `${section}.${c.name}${alias ? '.collector' : ''}`,
+        `${alias ? `runs collector "${c.implementation}", which is not built in,` : 'is not a built-in collector'}${s ? ` (did you mean "${s}"?)` : ''} and has no url; built in: ${builtins.join(', ')}${alias ? '' : '; for another job of one of them, add collector: <name>'}`,
       );
     }
   }

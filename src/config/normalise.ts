@@ -49,6 +49,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
     }
     return {
       name,
+      implementation: c.collector ?? name,
       enabled: c.enabled ?? true,
       schedule: c.schedule ?? null,
       url: c.url ?? s.collector_urls?.[name] ?? (baseUrl ? `${baseUrl}/${name}` : null),

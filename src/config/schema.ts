@@ -102,6 +102,8 @@ const tasksSchema = v.strictObject({
 });
 
 export const collectorSchema = v.strictObject({
+  /** The implementation, when this entry is another job of a built-in collector (xmp-daily → xmp). */
+  collector: v.optional(v.pipe(v.string(), v.regex(NAME, 'is not a valid collector name'))),
   enabled: v.optional(v.boolean()),
   schedule: v.optional(v.nullable(cron)),
   url: v.optional(v.nullable(httpUrl)),

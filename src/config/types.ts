@@ -28,6 +28,8 @@ export interface TasksConfig {
 
 export interface CollectorConfig {
   name: string;
+  /** The collector implementation this entry runs (its own name unless `collector:` says otherwise). */
+  implementation: string;
   enabled: boolean;
   /** A 5-field cron expression (or @daily-style nickname); null: never due on a tick. */
   schedule: string | null;

@@ -5,7 +5,7 @@ import { parsePayload } from '../runtime/payload';
 import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
-import { collectorRuntime, type Services } from '../services';
+import { collectorRuntime, resolveCollector, type Services } from '../services';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -18,8 +18,8 @@ export async function collectorRoute(
 ): Promise<AppResponse> {
   const denied = trusted ? null : checkBearer(services, request);
   if (denied) return denied;
-  const collector = services.registry.get(name);
-  if (!collector) {
+  const resolved = resolveCollector(services, name);
+  if (!resolved) {
     return {
       status: 404,
       body: {
@@ -47,7 +47,7 @@ export async function collectorRoute(
   } catch (error) {
     return errorResponse(error, services.logger);
   }
-  const configured = services.config.collectors.find((c) => c.name === name);
+  const { collector, configured } = resolved;
   const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
   const runtime = collectorRuntime(services);
   const run = () => runCollector(collector, payload, timeoutSeconds, runtime);

@@ -18,6 +18,7 @@ export interface Collector<O = Record<string, unknown>> {
 }
 
 export interface CollectorContext<O = Record<string, unknown>> {
+  /** The configured job's name (e.g. xmp-daily, a job of the xmp collector). */
   readonly collector: string;
   readonly executionId: string;
   readonly scheduledTime: Date;

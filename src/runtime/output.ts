@@ -26,7 +26,12 @@ export class RawOutput {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly run: { collector: string; executionId: string; scheduledTime: Date },
+    private readonly run: {
+      collector: string;
+      executionId: string;
+      scheduledTime: Date;
+      manifestPrefix?: string;
+    },
   ) {}
 
   get location(): string {
@@ -56,7 +61,7 @@ export class RawOutput {
    * listed (a resumed collector does not write those objects again); a new execution starts afresh.
    */
   async finish(): Promise<Manifest> {
-    const key = `manifests/${compactTime(this.run.scheduledTime)}.json`;
+    const key = `${this.run.manifestPrefix ?? 'manifests'}/${compactTime(this.run.scheduledTime)}.json`;
     const previous = await readJson<Manifest>(this.store, key).catch(() => null);
     const objects = [
       ...(previous?.value.executionId === this.run.executionId

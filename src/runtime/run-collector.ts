@@ -40,9 +40,11 @@ export async function runCollector(
   const { clock } = runtime;
   const started = clock.now();
   const scheduledTime = new Date(payload.scheduledTime);
-  const runLog = runtime.logger.child({ collector: collector.name, executionId: payload.executionId });
+  // The entry's name (xmp-daily) names the run; the implementation's (xmp) names its raw data folder.
+  const name = payload.collector;
+  const runLog = runtime.logger.child({ collector: name, executionId: payload.executionId });
   const first: RunRecord = {
-    collector: collector.name,
+    collector: name,
     executionId: payload.executionId,
     scheduledTime: scheduledTime.toISOString(),
     attempt: payload.attempt,
@@ -67,13 +69,14 @@ export async function runCollector(
     timeoutSeconds * 1000,
     new SchedulerError(
       'COLLECTOR_TIMEOUT',
-      `${collector.name} did not finish within its timeout of ${timeoutSeconds} s`,
+      `${name} did not finish within its timeout of ${timeoutSeconds} s`,
     ),
   );
   const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
-    collector: collector.name,
+    collector: name,
     executionId: payload.executionId,
     scheduledTime,
+    manifestPrefix: name === collector.name ? 'manifests' : `manifests/${name}`,
   });
   let record: RunRecord;
   try {
@@ -83,18 +86,18 @@ export async function runCollector(
     } catch (error) {
       throw error instanceof PermanentError
         ? error
-        : new PermanentError(`invalid options for ${collector.name}: ${errorMessage(error)}`, {
+        : new PermanentError(`invalid options for ${name}: ${errorMessage(error)}`, {
             cause: error,
           });
     }
     const ctx: CollectorContext<unknown> = {
-      collector: collector.name,
+      collector: name,
       executionId: payload.executionId,
       scheduledTime,
       attempt: claim.attempt,
       options,
       output,
-      state: runtime.stores.state.scope(`collectors/${collector.name}`),
+      state: runtime.stores.state.scope(`collectors/${name}`),
       fetch: runtime.fetch,
       clock,
       log,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { errorMessage, isSchedulerError, SchedulerError } from '../errors';
-import type { HeldLease, LeaseManager } from '../lease/lease';
+import type { HeldLease, LeaseManager, LeaseRecord } from '../lease/lease';
 import { isRetryableRunError, PermanentError } from '../runtime/errors';
 import { isPreconditionFailed, putJson, type ObjectStore } from '../store/types';
 import { isoTime, timeoutSignal, type Clock } from '../util/clock';
@@ -17,6 +17,7 @@ import {
   type StoredToken,
   type TokenRecord,
 } from './record';
+import { LEASE_LOOK_EVERY, pollDelayMs } from './poll';
 import { SingleFlight } from './single-flight';
 import type { LoginFn, LoginResult, TokenBroker } from './types';
 
@@ -78,7 +79,8 @@ export function createTokenBroker(deps: TokenBrokerDeps): TokenBroker {
 
   const obtain = async (account: string, login: LoginFn, signal: AbortSignal): Promise<string> => {
     const waitStarted = clock.now();
-    let waitingOn: string | null = null;
+    // The login we wait on, as last seen; null until someone else is found holding the lease.
+    let awaited: LeaseRecord | null = null;
     for (let poll = 0; ; poll++) {
       signal.throwIfAborted();
       const stored = await readToken(store, account);
@@ -87,30 +89,40 @@ export function createTokenBroker(deps: TokenBrokerDeps): TokenBroker {
         registerSecret(token);
         return token;
       }
-      if (waitingOn !== null) throwIfLoginFailedSince(account, stored, waitStarted);
-      const lease = await leases.tryAcquire(loginLeaseName(account), holder(), settings.loginLeaseTtlMs);
-      if (lease.acquired) return loginUnderLease(account, login, lease.lease, signal);
-
-      if (waitingOn !== lease.holder.holder) {
-        waitingOn = lease.holder.holder;
-        log.debug(`waiting for the login to account ${account} held by ${waitingOn}`, { account });
+      if (awaited !== null) throwIfLoginFailedSince(account, stored, waitStarted);
+      // The token is read on every poll; the lease (a second read) at the start, every few polls (its
+      // holder may have given up without a token) and whenever its last known expiry has passed.
+      if (awaited === null || poll % LEASE_LOOK_EVERY === 0 || clock.now() >= awaited.expiresAt) {
+        const lease = await leases.tryAcquire(loginLeaseName(account), holder(), settings.loginLeaseTtlMs);
+        if (lease.acquired) return loginUnderLease(account, login, lease.lease, signal);
+        if (awaited?.holder !== lease.holder.holder) {
+          log.debug(`waiting for the login to account ${account} held by ${lease.holder.holder}`, {
+            account,
+          });
+        }
+        awaited = lease.holder;
       }
       const now = clock.now();
       const left = waitStarted + settings.maxWaitMs - now;
       if (left <= 0) {
         throw new SchedulerError(
           'LEASE_BUSY',
-          `gave up after ${Math.round(settings.maxWaitMs / 1000)} s waiting for the login to account ${account}, held by ${waitingOn}; if that process died, its lease expires at ${isoTime(lease.holder.expiresAt)}`,
-          { details: { account, holder: waitingOn } },
+          `gave up after ${Math.round(settings.maxWaitMs / 1000)} s waiting for the login to account ${account}, held by ${awaited.holder}; if that process died, its lease expires at ${isoTime(awaited.expiresAt)}`,
+          { details: { account, holder: awaited.holder } },
         );
       }
-      const backoff = Math.ceil(
-        Math.min(settings.pollMaxMs, settings.pollInitialMs * settings.pollFactor ** poll) *
-          (0.8 + 0.2 * random()),
+      const delay = pollDelayMs(
+        {
+          poll,
+          nowMs: now,
+          leaseAcquiredMs: Date.parse(awaited.acquiredAt),
+          lastLoginMs: stored?.record.login_ms ?? null,
+          random,
+        },
+        settings,
       );
       // Never sleep past the holder's expiry: a dead holder's lease is taken over as soon as it lapses.
-      const untilExpiry = Math.max(0, lease.holder.expiresAt - now) + 1;
-      await clock.sleep(Math.min(backoff, untilExpiry, left), signal);
+      await clock.sleep(Math.min(delay, Math.max(0, awaited.expiresAt - now) + 1, left), signal);
     }
   };
 
