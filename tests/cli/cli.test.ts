@@ -8,6 +8,7 @@ import { FakeClock } from '../support/fake-clock';
 import type { TestServer } from '../support/http';
 import { STORE_KINDS, storeFixture } from '../support/stores';
 import { tempDirs } from '../support/temp';
+import { startGeoUpstream } from '../support/upstreams/geo';
 
 const dirs = tempDirs();
 const servers: TestServer[] = [];
@@ -178,6 +179,52 @@ ${extra}`,
       const help = await run(process.execPath, [bin, '--help'], { env });
       expect(help.stdout).toMatch(/Usage: scheduler \[options\] \[command\]/);
       expect(help.stdout).toMatch(/run \[options\]/);
+    });
+  });
+
+  describe('scheduler collect', () => {
+    it('runs one collector in this process and prints what it wrote', async () => {
+      const geo = await startGeoUpstream(['75', '92']);
+      try {
+        const { config } = setup(
+          `  insee-contours: { options: { departements: ['75'], base_url: "${geo.url}" } }\n`,
+        );
+        const { code, stdout } = await cli([
+          'collect',
+          'insee-contours',
+          '--config',
+          config,
+          '--options',
+          '{"departements":["75","92"]}',
+        ]);
+        expect(code).toBe(0);
+        expect(stdout).toMatch(/^insee-contours: success in \d+\.\d\d s: 8 records, 2 objects$/m);
+        expect(stdout).toMatch(/^manifest: .*insee-contours\/manifests\/\d{8}T\d{6}Z\.json$/m);
+      } finally {
+        await geo.close();
+      }
+    });
+
+    it('exits 1 when the run fails, and 2 for an unknown collector', async () => {
+      const { config } = setup();
+      const bad = await cli([
+        'collect',
+        'insee-contours',
+        '--config',
+        config,
+        '--options',
+        '{"departements":["99"]}',
+        '--json',
+      ]);
+      expect(bad.code).toBe(1);
+      expect(JSON.parse(bad.stdout)).toMatchObject({
+        status: 'failed',
+        retryable: false,
+        error: expect.stringMatching(/options\.departements\.0: is not a département code/),
+      });
+      const unknown = await cli(['collect', 'insee-contour', '--config', config]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/no collector named "insee-contour"/);
     });
   });
 
