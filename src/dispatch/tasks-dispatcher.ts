@@ -20,11 +20,13 @@ import {
 } from './types';
 
 /**
- * CreateTask calls in flight at once. One gRPC channel multiplexes them; past a few dozen, the client's
- * own CPU per call is the limit (see bench/tasks.js).
- * @default 32
+ * CreateTask calls in flight at once, on one multiplexed gRPC channel. The client's own CPU per call
+ * (grpc-js and gax, ~0.3–0.8 ms here) caps what more concurrency buys: with a 5 ms server, 16 keep the
+ * client just short of CPU-bound (bench/tasks.js); against Cloud Tasks itself (tens of ms per call) 1,000
+ * tasks still take a few seconds.
+ * @default 16
  */
-export const TASK_CREATE_CONCURRENCY = 32;
+export const TASK_CREATE_CONCURRENCY = 16;
 /**
  * Tries per task when Cloud Tasks answers UNAVAILABLE or DEADLINE_EXCEEDED (the client's own retry is
  * off: CreateTask has none by default, and a trigger must finish well inside Cloud Scheduler's deadline).
