@@ -112,7 +112,7 @@ ${extra}`;
     } finally {
       await Promise.all(instances.map((s) => s.close()));
     }
-    }, 120_000);
+  }, 120_000);
 
   it('skips a member that cannot get the lease within group_wait_seconds, naming the holder', async () => {
     const prefix = `busy-${++n}`;

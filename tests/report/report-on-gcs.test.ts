@@ -20,7 +20,9 @@ describe('execution reports on Cloud Storage', () => {
     // The real Cloud Storage store on the loopback server, with its retries on the fake clock.
     const open = async (uri: string) => {
       const location = parseLocation(uri);
-      return location.kind === 'gcs' ? openGcsStore(location, { apiEndpoint: gcs.url, clock, retry: { budgetMs: 20_000 } }) : openStore(uri);
+      return location.kind === 'gcs'
+        ? openGcsStore(location, { apiEndpoint: gcs.url, clock, retry: { budgetMs: 20_000 } })
+        : openStore(uri);
     };
     return testServices(
       'storage: { reports: gs://reports-bucket/reports, raw: gs://reports-bucket/raw, state: gs://reports-bucket/state }\ncollectors:\n  alpha: {}\n',
@@ -40,7 +42,12 @@ describe('execution reports on Cloud Storage', () => {
       expect(gcs.object('reports-bucket', 'reports/latest.json')).toBeDefined();
       const status = await app({ method: 'GET', path: '/status', headers: {}, body: undefined });
       expect((status.body as { execution_id: string }).execution_id).toBe(report.execution_id);
-      const byId = await app({ method: 'GET', path: `/reports/${report.execution_id}`, headers: {}, body: undefined });
+      const byId = await app({
+        method: 'GET',
+        path: `/reports/${report.execution_id}`,
+        headers: {},
+        body: undefined,
+      });
       expect(byId.body).toMatchObject({ execution_id: report.execution_id, summary: { succeeded: 1 } });
     } finally {
       await s.close();
@@ -56,9 +63,15 @@ describe('execution reports on Cloud Storage', () => {
       const run = await app({ method: 'POST', path: '/run', headers: {}, body: undefined });
       gcs.clearFaults();
       expect(run.status).toBe(200);
-      const body = run.body as { execution_id: string; collectors: Record<string, { status: string }>; report_storage_error: string };
+      const body = run.body as {
+        execution_id: string;
+        collectors: Record<string, { status: string }>;
+        report_storage_error: string;
+      };
       expect(body.collectors['alpha']!.status).toBe('success');
-      expect(body.report_storage_error).toMatch(/execution report could not be stored at gs:\/\/reports-bucket\/reports\/2026\/11\/22\/.*failed after \d+ attempts/);
+      expect(body.report_storage_error).toMatch(
+        /execution report could not be stored at gs:\/\/reports-bucket\/reports\/2026\/11\/22\/.*failed after \d+ attempts/,
+      );
       const logged = s.logs.filter((e) => e.severity === 'ERROR' && e['report']);
       expect(logged).toHaveLength(1);
       expect((logged[0]!['report'] as { execution_id: string }).execution_id).toBe(body.execution_id);
