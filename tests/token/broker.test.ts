@@ -264,6 +264,41 @@ describe.each(STORE_KINDS)('token broker on the %s store', (kind) => {
     await until(async () => (await store.get(`leases/${loginLeaseName(acct)}.json`)) === null);
   });
 
+  it('sleeps until the previous login should be nearly done before its first look', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const { broker, store } = await proc(clock);
+    const acct = account();
+    // The first login takes 5 s of the clock; its duration is remembered in the token object.
+    let loggingIn = false;
+    const slowLogin: LoginFn = async () => {
+      loggingIn = true;
+      await clock.sleep(5_000);
+      return { token: 'slow-login-token-1', expiresAt: clock.now() + HOUR };
+    };
+    const first = broker.getToken(acct, slowLogin);
+    await until(() => loggingIn);
+    clock.advance(5_000);
+    await first;
+    expect((await record(store, acct))?.login_ms).toBe(5_000);
+    await broker.invalidate(acct, 'slow-login-token-1');
+
+    // Another process has just started the next login: the waiter's first sleep lasts 90 % of 5 s.
+    const other = new LeaseManager(store, clock, captureLogger().logger);
+    const held = await other.tryAcquire(loginLeaseName(acct), 'token-broker/pid-2/other', 60_000);
+    const before = clock.sleeps.length;
+    let done = false;
+    const waiting = broker.getToken(acct, countingLogin(clock)).finally(() => (done = true));
+    await until(() => clock.sleeps.length > before);
+    expect(clock.sleeps[before]).toBe(4_500);
+    // The other process gives up without a token: the waiter notices at a lease look and logs in.
+    if (held.acquired) await held.lease.release();
+    while (!done) {
+      clock.advance(100);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await waiting).toBe('secret-token-1-abcdef');
+  });
+
   it('gives up with LEASE_BUSY after its wait limit when the login lease stays held', async () => {
     const clock = new FakeClock();
     const { broker, store } = await proc(clock, { maxWaitMs: 45_000 });
