@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RetryPolicy } from '../../src/config/types';
+import { SchedulerError } from '../../src/errors';
 import { backoffDelayMs } from '../../src/dispatch/retry';
 import { isRetryableRunError, PermanentError } from '../../src/runtime/errors';
 import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
@@ -122,6 +123,14 @@ export function loginResult(answer: unknown, options: XmpOptions, nowMs: number)
   const code = at(answer, 'code');
   if (typeof code === 'number' && code !== 200) {
     const msg = at(answer, 'msg') ?? at(answer, 'message');
+    // Busy or rate-limited is worth another attempt (LOGIN_RETRY); anything else is about the credentials.
+    if (code === 429 || (code >= 500 && code <= 599) || /too frequent/i.test(String(msg ?? ''))) {
+      throw new SchedulerError(
+        'UPSTREAM_HTTP',
+        `${where} answered code ${code}${typeof msg === 'string' ? ` (${msg})` : ''}`,
+        { details: { xmp_code: code } },
+      );
+    }
     throw new PermanentError(
       `${where} refused account ${options.account}: code ${code}${typeof msg === 'string' ? ` (${msg})` : ''}; check ${options.username_secret ?? options.username_env} and ${options.password_secret ?? options.password_env}`,
       { details: { xmp_code: code } },

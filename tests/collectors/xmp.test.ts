@@ -324,6 +324,18 @@ describe('xmp collector, account login through the token broker', () => {
     expect(up.calls).toHaveLength(0);
   });
 
+  it('tries a busy login again rather than taking it for wrong credentials', async () => {
+    const { up, h } = await setup();
+    up.faults.inject(
+      { kind: 'status', status: 200, body: JSON.stringify({ code: 429, msg: 'Request Too Frequent' }) },
+      { match: new RegExp(XMP_LOGIN_PATH) },
+    );
+    const { record } = await h.run(xmp, login(up, { reports: ['ad_report'] }), { env: LOGIN_ENV });
+    expect(record.status).toBe('success');
+    expect(up.faults.applied).toHaveLength(1);
+    expect(up.logins).toBe(1);
+  });
+
   it('keeps the password and the token out of raw data, logs, run records and every state object but the token', async () => {
     const { up, h } = await setup();
     up.faults.inject(
