@@ -18,7 +18,7 @@ export async function statusCommand(
   try {
     const reports = new ReportStore(services.stores.reports, services.logger);
     const stored = options.id ? await reports.get(options.id) : await reports.latest();
-    const report = stored && (await withRunRecords(stored, services.stores.state));
+    const report = stored && (await withRunRecords(stored, services.stores.state, services.clock.now()));
     if (!report) {
       io.stderr(
         options.id

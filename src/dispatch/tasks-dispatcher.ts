@@ -119,13 +119,17 @@ class TasksDispatcher implements Dispatcher {
       return await Promise.all(
         targets.map((target) =>
           limit(async () => {
-            const { outcome, calls } = await this.enqueue(client, target, deadline.signal, emit).catch(
-              (error: unknown) => ({
-                // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
-                outcome: { ...failed(`internal error: ${errorMessage(error)}`), errorType: 'InternalError' },
-                calls: 0,
-              }),
-            );
+            const { outcome, calls } = await this.enqueue(
+              client,
+              target,
+              deadline.signal,
+              emit,
+              options.force === true,
+            ).catch((error: unknown) => ({
+              // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
+              outcome: { ...failed(`internal error: ${errorMessage(error)}`), errorType: 'InternalError' },
+              calls: 0,
+            }));
             return settle(target, outcome, calls);
           }),
         ),
@@ -140,12 +144,13 @@ class TasksDispatcher implements Dispatcher {
     target: DispatchTarget,
     deadline: AbortSignal,
     emit: ProgressListener,
+    force: boolean,
   ): Promise<{ outcome: Settled; calls: number }> {
     const { config, logger } = this.deps;
     const tasks = config.scheduler.tasks;
     const queue = queueIdFor(config, { name: target.name, group: target.group, queue: target.queue });
     const parent = queuePath(tasks.project!, tasks.location!, queue);
-    const name = `${parent}/tasks/${taskIdFor(target.name, target.payload.scheduledTime)}`;
+    const name = `${parent}/tasks/${taskIdFor(target.name, target.payload.scheduledTime, force ? target.payload.executionId : undefined)}`;
     const limits = dispatchDeadline(target.timeoutMs);
     const extra: Record<string, unknown> = {
       task_name: name,

@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import { timeoutSignal } from '../util/clock';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
+import { queueIdFor } from '../tasks/naming';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
 
 export interface ExecutionResult {
@@ -70,6 +71,7 @@ export async function execute(
     const targets = await buildTargets(services, selection, executionId);
     outcomes = await dispatcherFor(services, mode).dispatch(targets, {
       signal: deadline.signal,
+      force: trigger.force,
       ...(onProgress ? { onProgress } : {}),
     });
   } finally {
@@ -83,6 +85,10 @@ export async function execute(
     mode,
     trigger: triggerInfo(trigger, selection),
     outcomes,
+    // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
+    warnings: outcomes.flatMap((o) =>
+      typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
+    ),
   });
   const saved = await new ReportStore(services.stores.reports, log).save(report);
   log.info('execution finished', { summary: report.summary, report: saved.location });
@@ -131,7 +137,7 @@ async function buildTargets(
     retry: c.retry,
     group: c.group,
     groupWaitMs: c.groupWaitSeconds * 1000,
-    queue: c.queue ?? services.config.scheduler.tasks.queue,
+    queue: queueIdFor(services.config, c),
   }));
 }
 

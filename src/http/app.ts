@@ -53,12 +53,12 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
       if (reportMatch) {
         const report = await reports.get(decodeURIComponent(reportMatch[1]!));
         return report
-          ? { status: 200, body: await withRunRecords(report, services.stores.state) }
+          ? { status: 200, body: await withRunRecords(report, services.stores.state, services.clock.now()) }
           : notFound(`no report for execution ${reportMatch[1]}`);
       }
       const latest = await reports.latest();
       return latest
-        ? { status: 200, body: await withRunRecords(latest, services.stores.state) }
+        ? { status: 200, body: await withRunRecords(latest, services.stores.state, services.clock.now()) }
         : notFound('no execution report yet');
     } catch (error) {
       return errorResponse(error, services.logger);

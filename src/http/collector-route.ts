@@ -41,9 +41,9 @@ export async function collectorRoute(
       services.logger,
     );
   }
-  let payload;
+  let payload: DispatchPayload;
   try {
-    payload = parsePayload(input, name);
+    payload = withQueueAttempt(parsePayload(input, name), request);
   } catch (error) {
     return errorResponse(error, services.logger);
   }
@@ -51,6 +51,9 @@ export async function collectorRoute(
   const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
   const runtime = collectorRuntime(services);
   const run = () => runCollector(collector, payload, timeoutSeconds, runtime);
+  // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
+  // skip: the member whose turn it is may have outlived its dispatch deadline.
+  const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
   const { record, httpStatus } = configured?.group
     ? await underGroupLease(
         services,
@@ -58,10 +61,19 @@ export async function collectorRoute(
         configured.groupWaitSeconds,
         payload,
         header(request, GROUP_LEASE_HEADER),
+        queued,
         run,
       )
     : await run();
   return { status: httpStatus, body: { run: record } };
+}
+
+/** Cloud Tasks sends the same body on every retry; its retry-count header says which attempt this is. */
+function withQueueAttempt(payload: DispatchPayload, request: AppRequest): DispatchPayload {
+  const retries = Number(header(request, 'x-cloudtasks-taskretrycount'));
+  return Number.isInteger(retries) && retries + 1 > payload.attempt
+    ? { ...payload, attempt: retries + 1 }
+    : payload;
 }
 
 /**
@@ -74,6 +86,7 @@ async function underGroupLease(
   waitSeconds: number,
   payload: DispatchPayload,
   presented: string | undefined,
+  queued: boolean,
   run: () => Promise<CollectorRunOutcome>,
 ): Promise<CollectorRunOutcome> {
   const name = groupLeaseName(group);
@@ -101,6 +114,7 @@ async function underGroupLease(
           ? `this run of ${payload.collector} is already in progress (a duplicate delivery)`
           : `group ${group} is busy: ${holderCollector ?? 'a member'} of execution ${holderExecution} holds it (waited ${waitSeconds} s, group_wait_seconds)`,
         details: { group, holder_execution_id: holderExecution },
+        retryable: queued && !duplicate,
       },
       collectorRuntime(services),
       { record: !duplicate },

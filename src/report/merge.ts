@@ -20,7 +20,11 @@ const PENDING = new Set(['scheduled', 'running']);
  * A duplicate (a task refused because another execution had created it) shows the run of the
  * execution that owns the task, when the dispatcher learned which one (`duplicate_of`).
  */
-export async function withRunRecords(report: ExecutionReport, state: ObjectStore): Promise<ExecutionReport> {
+export async function withRunRecords(
+  report: ExecutionReport,
+  state: ObjectStore,
+  nowMs: number = Date.now(),
+): Promise<ExecutionReport> {
   const pending = Object.entries(report.collectors).filter(([, c]) => PENDING.has(c.status));
   if (pending.length === 0) return report;
   const limit = pLimit(READ_CONCURRENCY);
@@ -32,7 +36,7 @@ export async function withRunRecords(report: ExecutionReport, state: ObjectStore
   const merged = new Map<string, CollectorReport>();
   pending.forEach(([name, entry], i) => {
     const record = records[i];
-    if (record) merged.set(name, mergeRecord(entry, record));
+    if (record) merged.set(name, mergeRecord(entry, abandoned(record, nowMs) ?? record));
   });
   if (merged.size === 0) return report;
   const collectors = Object.fromEntries(
@@ -46,12 +50,29 @@ function ownerOf(report: ExecutionReport, entry: CollectorReport): string {
   return typeof owner === 'string' && owner !== '' ? owner : report.execution_id;
 }
 
+/** A `running` record this long past its expiry is taken for a run whose instance stopped. */
+export const ABANDONED_GRACE_MS = 60_000;
+
+/** The record as a timed-out failure if it still says running long after it should have ended. */
+function abandoned(record: RunRecord, nowMs: number): RunRecord | null {
+  const expiry = record.expiresAt ? Date.parse(record.expiresAt) : NaN;
+  if (record.status !== 'running' || !(nowMs > expiry + ABANDONED_GRACE_MS)) return null;
+  return {
+    ...record,
+    status: 'failed',
+    errorType: 'Timeout',
+    retryable: false,
+    endTime: record.expiresAt ?? null,
+    error: `no outcome was recorded by ${record.expiresAt} (start plus timeout): the run's instance stopped before it could record one`,
+  };
+}
+
 /** One report entry updated from its run record. */
 export function mergeRecord(entry: CollectorReport, record: RunRecord): CollectorReport {
   const maxAttempts = entry['task_max_attempts'];
   // A retryable failure is not the end while Cloud Tasks has attempts left (-1: unlimited).
   const retrying =
-    record.status === 'failed' &&
+    (record.status === 'failed' || record.status === 'skipped') &&
     record.retryable &&
     typeof maxAttempts === 'number' &&
     (maxAttempts === -1 || record.attempt < maxAttempts);
@@ -60,7 +81,7 @@ export function mergeRecord(entry: CollectorReport, record: RunRecord): Collecto
     ...entry,
     status,
     http_status:
-      record.status === 'running' ? null : record.status === 'failed' && record.retryable ? 503 : 200,
+      record.status === 'running' ? null : record.status !== 'success' && record.retryable ? 503 : 200,
     error: record.error,
     error_type: record.errorType,
     start_time: record.startTime,

@@ -73,6 +73,11 @@ export interface RunRecord {
   manifest: Manifest | null;
   /** Anything else worth reporting (e.g. the execution holding a busy group). */
   details?: Record<string, unknown>;
+  /**
+   * When a `running` run should have ended (its start plus its timeout). A record still `running` well
+   * past it belongs to a run whose instance stopped (a crash, a kill): readers report it timed out.
+   */
+  expiresAt?: string | null;
 }
 
 export interface ManifestObject {

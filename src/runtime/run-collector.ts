@@ -58,6 +58,7 @@ export async function runCollector(
     reason: null,
     result: null,
     manifest: null,
+    expiresAt: isoTime(started + timeoutSeconds * 1000),
   };
   const claim = await claimRunRecord(runtime.stores.state, first, runLog);
   const log = runLog.child({ attempt: claim.attempt });
@@ -148,7 +149,7 @@ export async function runCollector(
 export async function skipRun(
   collector: string,
   payload: DispatchPayload,
-  skip: { reason: string; message: string; details?: Record<string, unknown> },
+  skip: { reason: string; message: string; details?: Record<string, unknown>; retryable?: boolean },
   runtime: CollectorRuntime,
   options: { record: boolean },
 ): Promise<CollectorRunOutcome> {
@@ -164,7 +165,8 @@ export async function skipRun(
     durationSeconds: 0,
     error: skip.message,
     errorType: null,
-    retryable: false,
+    // A skip a later delivery may turn into a run (a busy group under Cloud Tasks).
+    retryable: skip.retryable ?? false,
     reason: skip.reason,
     result: null,
     manifest: null,
@@ -180,7 +182,7 @@ export async function skipRun(
     const claim = await claimRunRecord(runtime.stores.state, record, runtime.logger);
     record = { ...record, attempt: claim.attempt };
   }
-  return { record, httpStatus: 200 };
+  return { record, httpStatus: record.retryable ? 503 : 200 };
 }
 
 /** Settles as soon as `signal` aborts, even if a collector ignores its signal. */

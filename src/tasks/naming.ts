@@ -18,9 +18,13 @@ const MAX_QUEUE_ID = 100;
  * is refused by Cloud Tasks itself (ALREADY_EXISTS). The hash comes first because Cloud Tasks spreads
  * tasks by name and warns that sequential prefixes (timestamps) raise latency; the rest is for people.
  */
-export function taskIdFor(collector: string, scheduledTime: string): string {
+export function taskIdFor(collector: string, scheduledTime: string, forcedBy?: string): string {
   const iso = new Date(scheduledTime).toISOString();
-  const hash = createHash('sha256').update(`${collector}\n${iso}`).digest('hex').slice(0, 16);
+  // A forced re-run (`force: true`) is its own task: the execution's id joins the hash.
+  const hash = createHash('sha256')
+    .update(`${collector}\n${iso}${forcedBy ? `\n${forcedBy}` : ''}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${hash}-${collector.replace(/[^A-Za-z0-9_-]/g, '-')}-${iso.replace(/[-:.]/g, '')}`;
 }
 

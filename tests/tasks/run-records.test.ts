@@ -128,6 +128,25 @@ describe.each(STORE_KINDS)('run records on the %s store', (kind) => {
     expect(Object.keys(merged)).toEqual(Object.keys(report));
     expect(report.collectors['dvf']!.status).toBe('scheduled');
   });
+
+  it('reports a run still recorded as running well past its start plus timeout as timed out', async () => {
+    const { logger } = captureLogger();
+    // The run started at 14:00:01 with a 300 s timeout, then its instance died without a word.
+    await writeRunRecord(state, record({ expiresAt: '2026-11-22T14:05:01.000Z' }), logger);
+    const report = storedReport({ dvf: entry({ status: 'scheduled' }) });
+    const soon = await withRunRecords(report, state, Date.parse('2026-11-22T14:05:30Z'));
+    expect(soon.collectors['dvf']).toMatchObject({ status: 'running' });
+    const later = await withRunRecords(report, state, Date.parse('2026-11-22T14:06:30Z'));
+    expect(later.collectors['dvf']).toMatchObject({
+      status: 'failed',
+      error_type: 'Timeout',
+      end_time: '2026-11-22T14:05:01.000Z',
+    });
+    expect(later.collectors['dvf']!.error).toMatch(
+      /no outcome was recorded by 2026-11-22T14:05:01\.000Z .*instance stopped/,
+    );
+    expect(later.summary).toMatchObject({ failed: 1, running: 0 });
+  });
 });
 
 describe('a run record merged into a report entry', () => {

@@ -162,6 +162,65 @@ describe.each(STORE_KINDS)('tasks mode end to end, on the %s store', (kind) => {
     expect(report.body.collectors['ok']).toMatchObject({ status: 'success', duplicate: true, attempts: 1 });
   });
 
+  it('a group member whose group is busy is retried by the queue (503), and runs once the group is free', async () => {
+    let runs = 0;
+    const r = await start({
+      registry: new CollectorRegistry([
+        testCollector('xmp-daily', async () => {
+          runs++;
+          return { records: 1 };
+        }),
+      ]),
+      collectors: { 'xmp-daily': '{ group: xmp-account, group_wait_seconds: 5 }' },
+    });
+    // Another execution's member holds the group (as a manual HTTP-mode run would).
+    const held = await r.services.leases.tryAcquire(
+      'group-xmp-account',
+      '20261122T135900Z-0f0f0f0f/xmp/abcd',
+      3_600_000,
+    );
+    if (!held.acquired) throw new Error('expected to hold the group');
+    const triggered = await r.trigger({ collectors: ['xmp-daily'] });
+    expect(triggered.body.collectors['xmp-daily']!.status).toBe('scheduled');
+    await r.tasks!.waitFor((t) => t.attempts.some((a) => a.status === 503));
+    const busy = await r.get('/status');
+    expect(busy.body.collectors['xmp-daily']).toMatchObject({
+      status: 'running',
+      retrying: true,
+      reason: 'group_busy',
+      holder_execution_id: '20261122T135900Z-0f0f0f0f',
+    });
+    await held.lease.release();
+    await r.settled();
+    expect(runs).toBe(1);
+    const done = await r.get('/status');
+    expect(done.body.collectors['xmp-daily']).toMatchObject({ status: 'success', attempts: 2 });
+  });
+
+  it('a forced re-run of a tick is a new task, not refused as a repeat', async () => {
+    let runs = 0;
+    const r = await start({
+      registry: new CollectorRegistry([
+        testCollector('ok', async () => {
+          runs++;
+          return { records: 1 };
+        }),
+      ]),
+      collectors: { ok: '{ schedule: "0 14 * * *" }' },
+    });
+    const first = await r.trigger(undefined, tickHeaders('master'));
+    await r.settled();
+    const again = await r.trigger(undefined, tickHeaders('master'));
+    expect(again.status).toBe(409);
+    const forced = await r.trigger({ force: true }, tickHeaders('master'));
+    expect(forced.status).toBe(200);
+    expect(forced.body.trigger.forced).toBe(true);
+    expect(forced.body.collectors['ok']!.duplicate).toBeUndefined();
+    expect(forced.body.collectors['ok']!.task_name).not.toBe(first.body.collectors['ok']!.task_name);
+    await r.settled();
+    expect(runs).toBe(2);
+  });
+
   it('a collector failing with a retryable error is retried by the queue, and shows running (retrying) between attempts', async () => {
     let calls = 0;
     const tasksClock = new FakeClock(START, false);
