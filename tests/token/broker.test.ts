@@ -187,10 +187,12 @@ describe.each(STORE_KINDS)('token broker on the %s store', (kind) => {
     };
     const [leader, waiter] = [await proc(clock), await proc(clock)];
     const first = leader.broker.getToken(acct, badLogin);
-    const second = waiter.broker.getToken(acct, badLogin);
     first.catch(() => undefined);
+    // The second job starts once the first is logging in, so it is the one that waits.
+    await until(() => calls === 1);
+    const second = waiter.broker.getToken(acct, badLogin);
     second.catch(() => undefined);
-    await until(() => calls === 1 && waiter.logs.some((e) => /^waiting for the login/.test(e.message)));
+    await until(() => waiter.logs.some((e) => /^waiting for the login/.test(e.message)));
     held.open();
     await expect(first).rejects.toThrow('wrong password');
     clock.advance(1_000);
@@ -292,7 +294,8 @@ describe.each(STORE_KINDS)('token broker on the %s store', (kind) => {
     expect(clock.sleeps[before]).toBe(4_500);
     // The other process gives up without a token: the waiter notices at a lease look and logs in.
     if (held.acquired) await held.lease.release();
-    while (!done) {
+    // Bounded, so a regression fails the test instead of spinning past its timeout.
+    for (let step = 0; !done && step < 2_000; step++) {
       clock.advance(100);
       await new Promise((r) => setImmediate(r));
     }
