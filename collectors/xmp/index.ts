@@ -12,30 +12,21 @@ import { pullReport } from './reports';
 
 /**
  * XMP (Mobvista) ad and creative reports for a window of days, as NDJSON per (report, day) at
- * `<raw>/<collector>/<account>/<report>/<YYYY-MM-DD>.ndjson`: a rerun of a day overwrites its objects.
+ * `<raw>/xmp/<account>/<report>/<YYYY-MM-DD>.ndjson`, whichever job (xmp, xmp-daily) pulled it: a rerun
+ * of a day overwrites its objects, the latest pull wins.
  * Auth is the signed Open API, or an account login whose token all jobs of the account share through
  * the token broker (a new login invalidates every earlier token of the account).
  */
 
 export type { XmpOptions } from './options';
 
-/**
- * The collector under `name`, with option defaults of its own: `xmpCollector('xmp-daily', {mode:
- * 'daily'})` serves a second job of the same account.
- */
-export function xmpCollector(
-  name = 'xmp',
-  defaults: Readonly<Record<string, unknown>> = {},
-): Collector<XmpOptions> {
-  return {
-    name,
-    description: 'XMP (Mobvista) ad report, creative report and creative library per day, as NDJSON',
-    parseOptions: (raw) => parseXmpOptions({ ...defaults, ...raw }),
-    run: runXmp,
-  };
-}
-
-export const xmp: Collector<XmpOptions> = xmpCollector();
+/** One plug-in for every job of an account: a config entry with `collector: xmp` adds another (xmp-daily). */
+export const xmp: Collector<XmpOptions> = {
+  name: 'xmp',
+  description: 'XMP (Mobvista) ad report, creative report and creative library per day, as NDJSON',
+  parseOptions: parseXmpOptions,
+  run: runXmp,
+};
 
 async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResult> {
   ctx.signal.throwIfAborted();

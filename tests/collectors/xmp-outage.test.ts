@@ -1,8 +1,6 @@
-import { xmpCollector } from '../../collectors/xmp';
 import { execute } from '../../src/execution/execute';
 import type { Trigger } from '../../src/execution/trigger';
 import type { ExecutionReport } from '../../src/report/report';
-import { CollectorRegistry } from '../../src/runtime/registry';
 import { readJson } from '../../src/store/types';
 import type { TokenRecord } from '../../src/token/record';
 import { FakeClock } from '../support/fake-clock';
@@ -48,8 +46,8 @@ timezone: Europe/Paris
 scheduler: { max_concurrent_collectors: 4, deadline_seconds: 500 }
 collectors:
   xmp: { schedule: "*/30 * * * *", ${group}options: { ${common} } }
-  xmp-6h: { schedule: "0 */6 * * *", ${group}options: { ${common}, realtime_days: 3 } }
-  xmp-daily: { schedule: "0 1 * * *", ${group}options: { ${common}, mode: daily } }
+  xmp-6h: { collector: xmp, schedule: "0 */6 * * *", ${group}options: { ${common}, realtime_days: 3 } }
+  xmp-daily: { collector: xmp, schedule: "0 1 * * *", ${group}options: { ${common}, mode: daily } }
 `;
 }
 
@@ -78,13 +76,7 @@ describe('the XMP outage scenario over a simulated day', () => {
         tokenTtlMs: TOKEN_LIFETIME_HOURS * HOUR,
         requestsPerMinute: 10,
       });
-      const registry = new CollectorRegistry([
-        xmpCollector('xmp'),
-        xmpCollector('xmp-6h'),
-        xmpCollector('xmp-daily', { mode: 'daily' }),
-      ]);
       const services = await testServices(config(up.baseUrl, grouped), temp.make('xmp-outage'), {
-        registry,
         clock,
         env: { XMP_USERNAME: USERNAME, XMP_PASSWORD: PASSWORD },
       });

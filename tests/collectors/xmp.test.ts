@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { xmp, xmpCollector } from '../../collectors/xmp';
+import { xmp } from '../../collectors/xmp';
 import { reportDays } from '../../collectors/xmp/dates';
 import { PermanentError } from '../../src/runtime/errors';
 import { tempDirs } from '../support/temp';
@@ -124,8 +124,7 @@ describe('xmp collector, signed Open API', () => {
 
   it('pulls only T-1 of the account time zone in daily mode', async () => {
     const { up, h } = await setup();
-    const daily = xmpCollector('xmp-daily', { mode: 'daily' });
-    const { record } = await h.run(daily, signed(up, { timezone: 'America/Los_Angeles' }), {
+    const { record } = await h.run(xmp, signed(up, { mode: 'daily', timezone: 'America/Los_Angeles' }), {
       env: SIGNED_ENV,
     });
     expect(record.status).toBe('success');
@@ -134,7 +133,6 @@ describe('xmp collector, signed Open API', () => {
       'xmp/creative_report/2026-11-20.ndjson',
       'xmp/creative_library/2026-11-20.ndjson',
     ]);
-    expect(await h.rawKeys('xmp-daily')).toContain('xmp/ad_report/2026-11-20.ndjson');
   });
 
   it('overwrites the same objects when the same window is pulled again, never adding any', async () => {
@@ -156,7 +154,11 @@ describe('xmp collector, signed Open API', () => {
     // 8 requests for the realtime run and 4 for the daily one: more than a minute's budget.
     const [realtime, daily] = await Promise.all([
       h.run(xmp, signed(up), { env: SIGNED_ENV }),
-      h.run(xmpCollector('xmp-daily', { mode: 'daily' }), signed(up), { env: SIGNED_ENV }),
+      h.run(xmp, signed(up, { mode: 'daily' }), {
+        env: SIGNED_ENV,
+        executionId: 'exec-daily',
+        scheduledTime: '2026-11-22T02:05:00.000Z',
+      }),
     ]);
     expect([realtime.record.status, daily.record.status]).toEqual(['success', 'success']);
     expect(up.calls).toHaveLength(12);
@@ -238,7 +240,11 @@ describe('xmp collector, account login through the token broker', () => {
     const { up, h } = await setup({ tokenTtlMs: 6 * 3_600_000 });
     const first = await h.run(xmp, login(up), { env: LOGIN_ENV });
     h.clock.advance(30 * 60_000);
-    const daily = await h.run(xmpCollector('xmp-daily', { mode: 'daily' }), login(up), { env: LOGIN_ENV });
+    const daily = await h.run(xmp, login(up, { mode: 'daily' }), {
+      env: LOGIN_ENV,
+      executionId: 'exec-daily',
+      scheduledTime: '2026-11-22T02:30:00.000Z',
+    });
     expect([first.record.status, daily.record.status]).toEqual(['success', 'success']);
     expect(up.logins).toBe(1);
     expect(up.staleTokenRequests).toBe(0);
@@ -363,6 +369,5 @@ describe('xmp collector, account login through the token broker', () => {
     expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(
       /options\.login_path: required with auth: login/,
     );
-    expect(xmpCollector('xmp-daily', { mode: 'daily' }).parseOptions({})).toMatchObject({ mode: 'daily' });
   });
 });
