@@ -134,6 +134,7 @@ export function loginResult(answer: unknown, options: XmpOptions, nowMs: number)
     throw new PermanentError(
       `${where} refused account ${options.account}: code ${code}${typeof msg === 'string' ? ` (${msg})` : ''}; check ${options.username_secret ?? options.username_env} and ${options.password_secret ?? options.password_env}`,
       { details: { xmp_code: code } },
+      'TOKEN_LOGIN_FAILED',
     );
   }
   const token = at(answer, options.token_field);

@@ -145,13 +145,13 @@ export class XmpClient {
       return new PermanentError(
         `XMP refused the signature for account ${this.account} on POST ${this.base}${path} (${why}): check the client_id/client_secret pair and that Open API permission is enabled for it`,
         {},
-        'UPSTREAM_HTTP',
+        'TOKEN_REFUSED',
       );
     }
     // Refused again right after a fresh login: someone else (a person in the web console?) keeps logging
     // in with this account. Another attempt later may work, so this is not a permanent failure.
     return new SchedulerError(
-      'UPSTREAM_HTTP',
+      'TOKEN_REFUSED',
       `XMP refused ${afterRelogin ? 'even a freshly obtained' : 'the'} token of account ${this.account} on POST ${this.base}${path} (${why}); if someone else logs in with this account, give the collectors a dedicated one`,
     );
   }

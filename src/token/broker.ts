@@ -295,6 +295,6 @@ function throwIfLoginFailedSince(account: string, stored: StoredToken | null, si
   if (!failure || Date.parse(failure.at) < sinceMs) return;
   const message = `the login to account ${account} failed in another job at ${failure.at}: ${failure.message}`;
   const details = { account, login_error_code: failure.code };
-  if (!failure.retryable) throw new PermanentError(message, { details });
-  throw new SchedulerError('COLLECTOR_FAILED', message, { details });
+  if (!failure.retryable) throw new PermanentError(message, { details }, 'TOKEN_LOGIN_FAILED');
+  throw new SchedulerError('TOKEN_LOGIN_FAILED', message, { details });
 }
