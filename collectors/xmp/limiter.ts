@@ -1,4 +1,5 @@
 import type { Clock } from '../../src/util/clock';
+import { untilAborted } from '../../src/util/abort';
 
 /** The Open API counts requests per minute. */
 export const WINDOW_MS = 60_000;
@@ -97,22 +98,4 @@ export function accountLimiter(clock: Clock, account: string, perMinute: number)
   if (!limiter) byAccount.set(account, (limiter = new RateLimiter(clock, perMinute)));
   else limiter.lowerTo(perMinute);
   return limiter;
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -4,6 +4,7 @@ import { newExecutionId } from '../execution/execution-id';
 import { runCollector } from '../runtime/run-collector';
 import { collectorRuntime, resolveCollector } from '../services';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+import { withServices } from './with-services';
 
 export interface CollectOptions {
   options?: Record<string, unknown>;
@@ -18,8 +19,7 @@ export async function collectCommand(
   loadServices: ServicesLoader,
   io: CliIO,
 ): Promise<number> {
-  const services = await loadServices(global);
-  try {
+  return withServices(loadServices, global, async (services) => {
     const resolved = resolveCollector(services, name);
     if (!resolved) {
       throw new RequestError(
@@ -52,7 +52,5 @@ export async function collectCommand(
       if (record.manifest) io.stdout(`manifest: ${record.manifest.location}\n`);
     }
     return record.status === 'failed' ? EXIT.failed : EXIT.ok;
-  } finally {
-    await services.close();
-  }
+  });
 }

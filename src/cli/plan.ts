@@ -4,6 +4,7 @@ import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+import { withServices } from './with-services';
 
 export interface PlanOptions {
   from?: string;
@@ -21,8 +22,7 @@ export async function planCommand(
   loadServices: ServicesLoader,
   io: CliIO,
 ): Promise<number> {
-  const services = await loadServices(global);
-  try {
+  return withServices(loadServices, global, async (services) => {
     const fromMs = options.from ? Date.parse(options.from) : startOfHour(services.clock.now());
     const durations = await expectedDurations(services);
     const plan = buildPlan(services.config, fromMs, options.hours ?? 24, durations);
@@ -33,9 +33,7 @@ export async function planCommand(
     if (options.json) io.stdout(JSON.stringify(planJson(plan, suggestion), null, 2) + '\n');
     else io.stdout(renderPlan(plan, suggestion) + '\n');
     return options.check && plan.overlaps.length > 0 ? EXIT.failed : EXIT.ok;
-  } finally {
-    await services.close();
-  }
+  });
 }
 
 /** Median duration of each collector's successful runs in recent reports. */

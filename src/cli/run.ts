@@ -6,6 +6,7 @@ import type { Services } from '../services';
 import { progressLine, reportTable, summaryLine } from './format';
 import { expectedDurations } from './plan';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+import { withServices } from './with-services';
 
 export interface RunOptions {
   collectors?: string;
@@ -31,8 +32,7 @@ export async function runCommand(
     dryRun: options.dryRun ?? false,
     force: options.force ?? false,
   };
-  const services = await loadServices(global);
-  try {
+  return withServices(loadServices, global, async (services) => {
     if (trigger.dryRun) {
       const plan = await planExecution(services, trigger);
       if (options.json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
@@ -72,9 +72,7 @@ export async function runCommand(
       );
     }
     return result.report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
-  } finally {
-    await services.close();
-  }
+  });
 }
 
 /** A config whose group members overlap will see group_busy skips: say so before running. */

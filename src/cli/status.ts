@@ -2,6 +2,7 @@ import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import { reportTable, summaryLine } from './format';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
+import { withServices } from './with-services';
 
 export interface StatusOptions {
   id?: string;
@@ -14,8 +15,7 @@ export async function statusCommand(
   loadServices: ServicesLoader,
   io: CliIO,
 ): Promise<number> {
-  const services = await loadServices(global);
-  try {
+  return withServices(loadServices, global, async (services) => {
     const reports = new ReportStore(services.stores.reports, services.logger);
     const stored = options.id ? await reports.get(options.id) : await reports.latest();
     const report = stored && (await withRunRecords(stored, services.stores.state, services.clock.now()));
@@ -33,7 +33,5 @@ export async function statusCommand(
         `${reportTable(report)}\n\n${summaryLine(report)}\nstarted ${report.start_time}, ended ${report.end_time}\n`,
       );
     return EXIT.ok;
-  } finally {
-    await services.close();
-  }
+  });
 }

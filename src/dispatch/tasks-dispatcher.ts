@@ -18,6 +18,7 @@ import {
   type DispatchTarget,
   type ProgressListener,
 } from './types';
+import { untilAborted } from '../util/abort';
 
 /**
  * CreateTask calls in flight at once, on one multiplexed gRPC channel. The client's own CPU per call
@@ -295,22 +296,3 @@ function configProblem(config: Config): string | null {
 }
 
 export { EXECUTION_ID_HEADER } from '../tasks/task-request';
-
-/** Rejects with the signal's reason when it aborts first; the call itself is left to its own timeout. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}

@@ -10,6 +10,7 @@ import { isRetryableRunError, PermanentError, SkipRun } from './errors';
 import { RawOutput } from './output';
 import type { DispatchPayload } from './payload';
 import { claimRunRecord } from './run-records';
+import { untilAborted } from '../util/abort';
 
 export interface CollectorRuntime {
   stores: { raw: ObjectStore; state: ObjectStore };
@@ -108,7 +109,7 @@ export async function runCollector(
       tokens: runtime.tokens,
     };
     log.info('collector run started');
-    const result = await abortable(collector.run(ctx), timeout.signal);
+    const result = await untilAborted(collector.run(ctx), timeout.signal);
     const manifest = await output.finish();
     record = { ...base, status: 'success', result, manifest };
   } catch (error) {
@@ -183,25 +184,6 @@ export async function skipRun(
     record = { ...record, attempt: claim.attempt };
   }
   return { record, httpStatus: record.retryable ? 503 : 200 };
-}
-
-/** Settles as soon as `signal` aborts, even if a collector ignores its signal. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function errorType(error: unknown): string {
