@@ -4,14 +4,8 @@
 const { fanout, bareFanout } = require('./fanout');
 const { coldstart } = require('./coldstart');
 
-const optional = (file) => {
-  try {
-    return require(file);
-  } catch (error) {
-    if (error.code === 'MODULE_NOT_FOUND' && String(error.message).includes(file.slice(2))) return null;
-    throw error;
-  }
-};
+const tasks = require('./tasks');
+const tokens = require('./tokens');
 
 (async () => {
   const results = {};
@@ -24,10 +18,8 @@ const optional = (file) => {
     goal: 'ratio ≤ 1.10, ≤ 0.2 ms CPU per dispatch, peak RSS ≤ 150 MB',
   };
   results.coldstart = { ...(await coldstart()), goal: 'ratio ≤ 1.25' };
-  const tasks = optional('./tasks');
-  if (tasks) results.tasks = await tasks.main();
-  const tokens = optional('./tokens');
-  if (tokens) results.tokens = await tokens.main();
+  results.tasks = await tasks.main();
+  results.tokens = await tokens.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);
