@@ -1,2 +1,0 @@
-const { fanout } = require('./fanout.js');
-fanout({rounds:3}).then(r=>console.log(JSON.stringify(r)));
