@@ -6,11 +6,13 @@ const path = require('node:path');
 const { once } = require('node:events');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
+const { timeRounds } = require('./measure');
 
 const dist = path.resolve(__dirname, '../dist/src');
 const { parseConfig } = require(`${dist}/config/load.js`);
 const { createServices } = require(`${dist}/services.js`);
 const { execute } = require(`${dist}/execution/execute.js`);
+const { makeTrigger } = require(`${dist}/execution/trigger.js`);
 const { createLogger } = require(`${dist}/util/log.js`);
 
 async function startFarm(delayMs) {
@@ -35,32 +37,16 @@ async function fanout({ collectors = 5000, concurrency = 200, delayMs = 20, roun
     const config = parseConfig(lines.join('\n'), 'bench.yaml', {});
     const rssAfterConfigMb = Math.round(process.memoryUsage().rss / 1048576);
     const services = await createServices(config, { logger: createLogger(() => undefined) });
-    const trigger = {
-      source: 'cli',
-      tickMs: null,
-      jobName: null,
-      collectors: null,
-      mode: null,
-      dryRun: false,
-      force: false,
-    };
+    const trigger = makeTrigger('cli');
     // Warm-up: connections, JIT.
     await execute(services, trigger);
     const ideal = Math.ceil(collectors / concurrency) * delayMs;
-    const results = [];
-    for (let r = 0; r < rounds; r++) {
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
+    const { best, median } = await timeRounds(rounds, async () => {
       const { report } = await execute(services, trigger);
-      const wall = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
       if (report.summary.succeeded !== collectors)
         throw new Error(`only ${report.summary.succeeded} of ${collectors} succeeded`);
-      results.push({ wall, cpuMs: (cpu.user + cpu.system) / 1000 });
-    }
+    });
     await services.close();
-    const best = results.reduce((a, b) => (a.wall <= b.wall ? a : b));
-    const median = results.map((r) => r.wall).sort((a, b) => a - b)[Math.floor(results.length / 2)];
     return {
       collectors,
       concurrency,
@@ -126,23 +112,11 @@ async function bareFanout({ collectors = 5000, concurrency = 200, delayMs = 20, 
   };
   try {
     await run();
-    let best = Infinity;
-    let bestCpu = 0;
-    for (let r = 0; r < rounds; r++) {
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      await run();
-      const wall = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
-      if (wall < best) {
-        best = wall;
-        bestCpu = (cpu.user + cpu.system) / 1000;
-      }
-    }
+    const { best } = await timeRounds(rounds, run);
     return {
-      wallMs: Math.round(best),
-      ratio: +(best / (Math.ceil(collectors / concurrency) * delayMs)).toFixed(3),
-      cpuMsPerRequest: +(bestCpu / collectors).toFixed(4),
+      wallMs: Math.round(best.wall),
+      ratio: +(best.wall / (Math.ceil(collectors / concurrency) * delayMs)).toFixed(3),
+      cpuMsPerRequest: +(best.cpuMs / collectors).toFixed(4),
     };
   } finally {
     agent.destroy();

@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const { once } = require('node:events');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
+const { timeRounds } = require('./measure');
 
 if (process.argv[2] === 'server') {
   serve(Number(process.env.DELAY_MS ?? 5));
@@ -135,21 +136,14 @@ async function bench({ collectors = 1000, delayMs = 5, concurrency, rounds = 5, 
       throw new Error(warm.find((o) => o.status !== 'scheduled').error);
 
     const ideal = (collectors * delayMs) / limit;
-    const results = [];
-    for (let r = 0; r < rounds; r++) {
-      const batch = targets(r);
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const outcomes = await dispatcher.dispatch(batch, { signal });
-      const wall = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
+    // Built beforehand, so only the dispatch is timed.
+    const batches = Array.from({ length: rounds }, (_, r) => targets(r));
+    const { best, median } = await timeRounds(rounds, async (r) => {
+      const outcomes = await dispatcher.dispatch(batches[r], { signal });
       const scheduled = outcomes.filter((o) => o.status === 'scheduled').length;
       if (scheduled !== collectors) throw new Error(`only ${scheduled} of ${collectors} scheduled`);
-      results.push({ wall, cpuMs: (cpu.user + cpu.system) / 1000 });
-    }
+    });
     await closeTasksClients();
-    const best = results.reduce((a, b) => (a.wall <= b.wall ? a : b));
-    const median = results.map((r) => r.wall).sort((a, b) => a - b)[Math.floor(results.length / 2)];
     return {
       collectors,
       concurrency: limit,
@@ -220,23 +214,11 @@ async function bareGrpc({ collectors = 1000, delayMs = 5, concurrency, rounds = 
   };
   try {
     await run(99);
-    let best = Infinity;
-    let bestCpu = 0;
-    for (let r = 0; r < rounds; r++) {
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      await run(r);
-      const wall = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
-      if (wall < best) {
-        best = wall;
-        bestCpu = (cpu.user + cpu.system) / 1000;
-      }
-    }
+    const { best } = await timeRounds(rounds, run);
     return {
-      wallMs: Math.round(best),
-      ratio: +(best / ((collectors * delayMs) / concurrency)).toFixed(3),
-      cpuMsPerCall: +(bestCpu / collectors).toFixed(4),
+      wallMs: Math.round(best.wall),
+      ratio: +(best.wall / ((collectors * delayMs) / concurrency)).toFixed(3),
+      cpuMsPerCall: +(best.cpuMs / collectors).toFixed(4),
     };
   } finally {
     client.close();

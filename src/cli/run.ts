@@ -1,5 +1,5 @@
 import { execute, planExecution } from '../execution/execute';
-import { splitNames, type Trigger } from '../execution/trigger';
+import { makeTrigger, splitNames } from '../execution/trigger';
 import type { DispatchMode } from '../config/types';
 import { buildPlan } from '../schedule/plan';
 import type { Services } from '../services';
@@ -23,15 +23,13 @@ export async function runCommand(
   loadServices: ServicesLoader,
   io: CliIO,
 ): Promise<number> {
-  const trigger: Trigger = {
-    source: 'cli',
+  const trigger = makeTrigger('cli', {
     tickMs: options.at ? Date.parse(options.at) : null,
-    jobName: null,
     collectors: options.collectors === undefined ? null : splitNames(options.collectors),
     mode: options.mode ?? null,
     dryRun: options.dryRun ?? false,
     force: options.force ?? false,
-  };
+  });
   return withServices(loadServices, global, async (services) => {
     if (trigger.dryRun) {
       const plan = await planExecution(services, trigger);

@@ -24,6 +24,20 @@ export interface Trigger {
   force: boolean;
 }
 
+/** A trigger with what was asked for; asking for nothing is a manual trigger (every enabled collector). */
+export function makeTrigger(source: TriggerSource, asked: Partial<Omit<Trigger, 'source'>> = {}): Trigger {
+  return {
+    source,
+    tickMs: null,
+    jobName: null,
+    collectors: null,
+    mode: null,
+    dryRun: false,
+    force: false,
+    ...asked,
+  };
+}
+
 export interface Selection {
   kind: TriggerKind;
   /** In config order. */

@@ -1,5 +1,5 @@
 import { execute } from '../../src/execution/execute';
-import type { Trigger } from '../../src/execution/trigger';
+import { makeTrigger } from '../../src/execution/trigger';
 import type { ExecutionReport } from '../../src/report/report';
 import { readJson } from '../../src/store/types';
 import type { TokenRecord } from '../../src/token/record';
@@ -51,15 +51,7 @@ collectors:
 `;
 }
 
-const tick = (tickMs: number): Trigger => ({
-  source: 'cloud-scheduler',
-  tickMs,
-  jobName: 'scheduler-tick',
-  collectors: null,
-  mode: null,
-  dryRun: false,
-  force: false,
-});
+const tick = (tickMs: number) => makeTrigger('cloud-scheduler', { tickMs, jobName: 'scheduler-tick' });
 
 describe('the XMP outage scenario over a simulated day', () => {
   it.each([

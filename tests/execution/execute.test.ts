@@ -1,5 +1,5 @@
 import { execute } from '../../src/execution/execute';
-import type { Trigger } from '../../src/execution/trigger';
+import { makeTrigger } from '../../src/execution/trigger';
 import { reportKey } from '../../src/report/report-store';
 import { CollectorRegistry } from '../../src/runtime/registry';
 import { PermanentError, SkipRun } from '../../src/runtime/errors';
@@ -12,15 +12,7 @@ import { testServices } from '../support/services';
 import { STORE_KINDS, storeFixture } from '../support/stores';
 import { testCollector, writesOne } from '../support/test-collectors';
 
-const manual: Trigger = {
-  source: 'cli',
-  tickMs: null,
-  jobName: null,
-  collectors: null,
-  mode: null,
-  dryRun: false,
-  force: false,
-};
+const manual = makeTrigger('cli');
 
 const registry = () =>
   new CollectorRegistry([

@@ -1,5 +1,5 @@
 import { execute } from '../../src/execution/execute';
-import type { Trigger } from '../../src/execution/trigger';
+import { makeTrigger } from '../../src/execution/trigger';
 import { createApp } from '../../src/http/app';
 import { close, createNodeServer, listen } from '../../src/http/node-server';
 import { LeaseManager } from '../../src/lease/lease';
@@ -11,15 +11,7 @@ import { captureLogger, testServices } from '../support/services';
 import { STORE_KINDS, storeFixture } from '../support/stores';
 import { testCollector } from '../support/test-collectors';
 
-const manual: Trigger = {
-  source: 'cli',
-  tickMs: null,
-  jobName: null,
-  collectors: null,
-  mode: null,
-  dryRun: false,
-  force: false,
-};
+const manual = makeTrigger('cli');
 
 interface Interval {
   collector: string;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { openGcsStore, type GcsStoreOptions } from '../../src/store/gcs-store';
-import { parseLocation, type StoreLocation } from '../../src/store/location';
+import type { GcsStoreOptions } from '../../src/store/gcs-store';
 import { PreconditionFailedError, type ObjectStore } from '../../src/store/types';
 import { FakeClock } from '../support/fake-clock';
 import { startGcsServer, type Fault, type GcsOp, type GcsServer } from '../support/gcs-server';
+import { openOnServer } from '../support/stores';
 
 // The Cloud Storage store against injected faults: retries, budgets, the three shapes of 412,
 // ambiguous conditional writes, resumable uploads resuming, pagination, missing buckets.
@@ -18,19 +18,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 let n = 0;
-function open(prefix: string, options: GcsStoreOptions = {}): Promise<ObjectStore> {
-  return openGcsStore(gcsLocation(`gs://${BUCKET}/${prefix}`), {
-    apiEndpoint: server.url,
-    uploadChunkBytes: 256 * 1024,
-    ...options,
-  });
-}
-
-function gcsLocation(uri: string): StoreLocation & { kind: 'gcs' } {
-  const location = parseLocation(uri);
-  if (location.kind !== 'gcs') throw new Error(`${uri} is not a gs:// location`);
-  return location;
-}
+const open = (prefix: string, options: GcsStoreOptions = {}): Promise<ObjectStore> =>
+  openOnServer(server, `gs://${BUCKET}/${prefix}`, options);
 
 const KIB_256 = 256 * 1024;
 const RETRY = { budgetMs: 5_000, minBackoffMs: 100, maxBackoffMs: 1_000 };
@@ -367,11 +356,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
   });
 
   test('a missing bucket is STORE_NOT_FOUND on every operation', async () => {
-    const missing = await openGcsStore(gcsLocation('gs://no-such-bucket/p'), {
-      apiEndpoint: server.url,
-      clock,
-      retry: RETRY,
-    });
+    const missing = await openOnServer(server, 'gs://no-such-bucket/p', { clock, retry: RETRY });
     const expected = {
       code: 'STORE_NOT_FOUND',
       message: expect.stringContaining('bucket no-such-bucket does not exist (or you lack access)'),

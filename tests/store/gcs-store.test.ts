@@ -1,9 +1,8 @@
-import { openGcsStore, type GcsStoreOptions } from '../../src/store/gcs-store';
-import { parseLocation, type StoreLocation } from '../../src/store/location';
+import type { GcsStoreOptions } from '../../src/store/gcs-store';
 import { openStore } from '../../src/store/open';
 import type { ObjectStore } from '../../src/store/types';
 import { startGcsServer, type GcsServer } from '../support/gcs-server';
-import { storeFixture, TEST_BUCKET } from '../support/stores';
+import { openOnServer, storeFixture, TEST_BUCKET } from '../support/stores';
 import { describeObjectStore } from './store-contract';
 
 const BUCKET = 'contract-bucket';
@@ -16,14 +15,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 let n = 0;
-function open(prefix: string, options: GcsStoreOptions = {}): Promise<ObjectStore> {
-  return openGcsStore(gcsLocation(`gs://${BUCKET}/${prefix}`), {
-    apiEndpoint: server.url,
-    // 256 KiB chunks: the contract's multi-MB streams take the chunked resumable path.
-    uploadChunkBytes: 256 * 1024,
-    ...options,
-  });
-}
+const open = (prefix: string, options: GcsStoreOptions = {}): Promise<ObjectStore> =>
+  openOnServer(server, `gs://${BUCKET}/${prefix}`, options);
 
 describeObjectStore('Cloud Storage (apiEndpoint, chunked uploads, 2-item pages)', async () => {
   const prefix = `contract/t${++n}`;
@@ -77,9 +70,3 @@ describe('openStore with gs:// URIs', () => {
     });
   });
 });
-
-function gcsLocation(uri: string): StoreLocation & { kind: 'gcs' } {
-  const location = parseLocation(uri);
-  if (location.kind !== 'gcs') throw new Error(`${uri} is not a gs:// location`);
-  return location;
-}

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { openGcsStore, type GcsStoreOptions } from '../../src/store/gcs-store';
+import { parseLocation, type StoreLocation } from '../../src/store/location';
+import type { ObjectStore } from '../../src/store/types';
 import { startGcsServer, type GcsServer } from './gcs-server';
 
 /** Every store implementation; suites that touch storage run once per kind. */
@@ -90,4 +93,26 @@ function gcsFixture(): StoreFixture {
       server = null;
     },
   };
+}
+
+export function gcsLocation(uri: string): StoreLocation & { kind: 'gcs' } {
+  const location = parseLocation(uri);
+  if (location.kind !== 'gcs') throw new Error(`${uri} is not a gs:// location`);
+  return location;
+}
+
+/**
+ * The Cloud Storage store on `server` itself (apiEndpoint, not STORAGE_EMULATOR_HOST), with 256 KiB
+ * upload chunks so multi-MB streams take the chunked resumable path.
+ */
+export function openOnServer(
+  server: GcsServer,
+  uri: string,
+  options: GcsStoreOptions = {},
+): Promise<ObjectStore> {
+  return openGcsStore(gcsLocation(uri), {
+    apiEndpoint: server.url,
+    uploadChunkBytes: 256 * 1024,
+    ...options,
+  });
 }

@@ -90,6 +90,36 @@ async function setup(
   return { server, dispatcher, logs: entries, events: [], signal: new AbortController().signal };
 }
 
+/** A paused loopback server and the real client pointed at it, for tests that wrap the client. */
+async function realClient(): Promise<{ server: TasksServer; real: CloudTasksClient }> {
+  const server = await startTasksServer({ autoCreateQueues: { paused: true } });
+  const real = new CloudTasksClient(tasksClientOptions(server));
+  cleanups.push(
+    () => server.close(),
+    () => real.close(),
+  );
+  return { server, real };
+}
+
+/** The real client with its createTask replaced (answers lost, calls counted). */
+function wrapped(real: CloudTasksClient, createTask: TasksApi['createTask']): TasksApi {
+  return { createTask, getTask: real.getTask.bind(real) as TasksApi['getTask'], close: () => real.close() };
+}
+
+function dispatcherWith(cfg: Config, options: TasksDispatcherOptions = {}) {
+  return createTasksDispatcher(
+    {
+      config: cfg,
+      clock: new FakeClock(),
+      logger: captureLogger().logger,
+      env: {},
+      auth: { headersFor: async () => ({}) },
+      random: () => 0,
+    },
+    options,
+  );
+}
+
 describe('the Cloud Tasks dispatcher', () => {
   it('creates one task per collector: POST of the payload, OIDC token for the URL without query, deadline, deterministic name', async () => {
     const cfg = config();
@@ -277,37 +307,18 @@ describe('the Cloud Tasks dispatcher', () => {
 
   it('a task whose creation answer was lost, found on the retry, is ours: scheduled, not a duplicate', async () => {
     const cfg = config();
-    const server = await startTasksServer({ autoCreateQueues: { paused: true } });
-    const real = new CloudTasksClient(tasksClientOptions(server));
-    cleanups.push(
-      () => server.close(),
-      () => real.close(),
-    );
+    const { server, real } = await realClient();
     let first = true;
     // The real client, with the first answer lost after Cloud Tasks stored the task.
-    const lossy: TasksApi = {
-      createTask: (async (request: Parameters<CloudTasksClient['createTask']>[0]) => {
-        const result = await real.createTask(request);
-        if (first) {
-          first = false;
-          throw Object.assign(new Error('4 DEADLINE_EXCEEDED: lost'), { code: 4 });
-        }
-        return result;
-      }) as TasksApi['createTask'],
-      getTask: real.getTask.bind(real) as TasksApi['getTask'],
-      close: () => real.close(),
-    };
-    const dispatcher = createTasksDispatcher(
-      {
-        config: cfg,
-        clock: new FakeClock(),
-        logger: captureLogger().logger,
-        env: {},
-        auth: { headersFor: async () => ({}) },
-        random: () => 0,
-      },
-      { client: async () => lossy },
-    );
+    const lossy = wrapped(real, (async (request: Parameters<CloudTasksClient['createTask']>[0]) => {
+      const result = await real.createTask(request);
+      if (first) {
+        first = false;
+        throw Object.assign(new Error('4 DEADLINE_EXCEEDED: lost'), { code: 4 });
+      }
+      return result;
+    }) as TasksApi['createTask']);
+    const dispatcher = dispatcherWith(cfg, { client: async () => lossy });
     const [outcome] = await dispatcher.dispatch([target(cfg, 'dvf')], {
       signal: new AbortController().signal,
     });
@@ -324,37 +335,18 @@ describe('the Cloud Tasks dispatcher', () => {
     const cfg = config(
       Array.from({ length: 30 }, (_, i) => `  c${i}: { url: "https://collectors.example/c${i}" }`).join('\n'),
     );
-    const server = await startTasksServer({ autoCreateQueues: { paused: true } });
-    const real = new CloudTasksClient(tasksClientOptions(server));
-    cleanups.push(
-      () => server.close(),
-      () => real.close(),
-    );
+    const { server, real } = await realClient();
     let inFlight = 0;
     let peak = 0;
-    const counting: TasksApi = {
-      createTask: (async (request: Parameters<CloudTasksClient['createTask']>[0]) => {
-        peak = Math.max(peak, ++inFlight);
-        try {
-          return await real.createTask(request);
-        } finally {
-          inFlight--;
-        }
-      }) as TasksApi['createTask'],
-      getTask: real.getTask.bind(real) as TasksApi['getTask'],
-      close: () => real.close(),
-    };
-    const dispatcher = createTasksDispatcher(
-      {
-        config: cfg,
-        clock: new FakeClock(),
-        logger: captureLogger().logger,
-        env: {},
-        auth: { headersFor: async () => ({}) },
-        random: () => 0,
-      },
-      { client: async () => counting, concurrency: 4 },
-    );
+    const counting = wrapped(real, (async (request: Parameters<CloudTasksClient['createTask']>[0]) => {
+      peak = Math.max(peak, ++inFlight);
+      try {
+        return await real.createTask(request);
+      } finally {
+        inFlight--;
+      }
+    }) as TasksApi['createTask']);
+    const dispatcher = dispatcherWith(cfg, { client: async () => counting, concurrency: 4 });
     const targets = cfg.collectors.filter((c) => c.name.startsWith('c')).map((c) => target(cfg, c.name));
     const outcomes = await dispatcher.dispatch(targets, { signal: new AbortController().signal });
     expect(outcomes.map((o) => o.name)).toEqual(targets.map((t) => t.name));
@@ -365,23 +357,8 @@ describe('the Cloud Tasks dispatcher', () => {
 
   it('refuses loopback URLs when talking to Cloud Tasks itself (it could not reach them)', async () => {
     const cfg = config();
-    const server = await startTasksServer({ autoCreateQueues: { paused: true } });
-    const real = new CloudTasksClient(tasksClientOptions(server));
-    cleanups.push(
-      () => server.close(),
-      () => real.close(),
-    );
-    const dispatcher = createTasksDispatcher(
-      {
-        config: cfg,
-        clock: new FakeClock(),
-        logger: captureLogger().logger,
-        env: {},
-        auth: { headersFor: async () => ({}) },
-        random: () => 0,
-      },
-      { client: async () => real },
-    );
+    const { server, real } = await realClient();
+    const dispatcher = dispatcherWith(cfg, { client: async () => real });
     const [outcome] = await dispatcher.dispatch(
       [target(cfg, 'dvf', { url: 'http://127.0.0.1:9/collectors/dvf' })],
       {
@@ -416,14 +393,7 @@ describe('the Cloud Tasks dispatcher', () => {
 
   it('fails with a clear message, and no unhandled rejection, without Google credentials', async () => {
     const cfg = config();
-    const dispatcher = createTasksDispatcher({
-      config: cfg,
-      clock: new FakeClock(),
-      logger: captureLogger().logger,
-      env: {},
-      auth: { headersFor: async () => ({}) },
-      random: () => 0,
-    });
+    const dispatcher = dispatcherWith(cfg);
     const [outcome] = await dispatcher.dispatch([target(cfg, 'dvf')], {
       signal: new AbortController().signal,
     });
