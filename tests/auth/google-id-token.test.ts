@@ -3,10 +3,10 @@ import {
   ID_TOKEN_FETCH_TIMEOUT_MS,
   ID_TOKEN_REFRESH_MARGIN_MS,
 } from '../../src/auth/google-id-token';
-import { isSchedulerError, type SchedulerError } from '../../src/errors';
 import { FakeClock } from '../support/fake-clock';
 import { decodeIdToken } from '../support/id-tokens';
 import { startMetadataServer, useMetadataServer, type MetadataServer } from '../support/metadata-server';
+import { rejection } from '../support/rejection';
 
 // The real google-auth-library, against a loopback metadata server: GCE_METADATA_HOST points it there.
 let server: MetadataServer;
@@ -26,16 +26,6 @@ afterEach(async () => {
 });
 
 const provider = () => new GoogleIdTokenProvider({ clock });
-
-async function rejection(promise: Promise<unknown>): Promise<SchedulerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSchedulerError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('GoogleIdTokenProvider through google-auth-library and the metadata server', () => {
   it('puts an ID token for each collector URL audience in the Authorization header', async () => {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { isSchedulerError, type SchedulerError } from '../../src/errors';
+import type { SchedulerError } from '../../src/errors';
 import {
   SECRET_FETCH_ATTEMPTS,
   SECRET_RETRY_BACKOFF_MS,
@@ -12,6 +12,7 @@ import { FakeClock } from '../support/fake-clock';
 import { useMetadataServer } from '../support/metadata-server';
 import { startSecretManagerServer, type SecretManagerServer } from '../support/secret-manager-server';
 import { captureLogger } from '../support/services';
+import { rejection } from '../support/rejection';
 
 // The real @google-cloud/secret-manager client (gRPC, google-gax) against a loopback Secret Manager.
 const SECRET = 'projects/test-project/secrets/xmp-password';
@@ -35,16 +36,6 @@ function source(options: Partial<SecretManagerSourceOptions> = {}): SecretManage
   const s = new SecretManagerSource({ client: server.clientOptions, clock, ...options });
   sources.push(s);
   return s;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SchedulerError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSchedulerError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Everything an error can carry into a log or a report. */

@@ -4,6 +4,7 @@ import type { GcsStoreOptions } from '../../src/store/gcs-store';
 import { PreconditionFailedError, type ObjectStore } from '../../src/store/types';
 import { FakeClock } from '../support/fake-clock';
 import { startGcsServer, type Fault, type GcsOp, type GcsServer } from '../support/gcs-server';
+import { rejection } from '../support/rejection';
 import { openOnServer } from '../support/stores';
 
 // The Cloud Storage store against injected faults: retries, budgets, the three shapes of 412,
@@ -28,15 +29,6 @@ function bytes(total: number, seed = 7): Buffer {
   const data = Buffer.alloc(total);
   for (let i = 0; i < total; i++) data[i] = (i * seed + (i >> 10)) & 0xff;
   return data;
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: unknown }> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error & { code?: unknown },
-  );
 }
 
 async function collect(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -108,7 +100,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
     mark = server.requests.length;
     const started = clock.now();
     server.failNext(1000, { status: 503 }, { op: 'object.media' });
-    const error = await failure(store.get('down.json'));
+    const error = await rejection(store.get('down.json'));
     expect(error.code).toBe('STORE_UNAVAILABLE');
     expect(error.message).toContain(`get gs://${BUCKET}/${prefix}/down.json`);
     expect(error.message).toContain('HTTP 503');
@@ -128,7 +120,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
     [400, 'STORE_UNAVAILABLE', 'failed: HTTP 400'],
   ])('HTTP %i is not retried and maps to %s', async (status, code, text) => {
     server.failNext(1, { status }, { op: 'upload.multipart' });
-    const error = await failure(store.put('nope.json', '{}'));
+    const error = await rejection(store.put('nope.json', '{}'));
     expect(error.code).toBe(code);
     expect(error.message).toContain(text);
     expect(error.message).toContain(`gs://${BUCKET}/${prefix}/nope.json`);
@@ -140,7 +132,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
     test('multipart upload', async () => {
       await store.put('p.json', 'first');
       mark = server.requests.length;
-      const error = await failure(store.put('p.json', 'second', { ifGenerationMatch: 0 }));
+      const error = await rejection(store.put('p.json', 'second', { ifGenerationMatch: 0 }));
       expect(error).toBeInstanceOf(PreconditionFailedError);
       expect(error.code).toBe('STORE_PRECONDITION');
       expect(statuses('upload.multipart')).toEqual([412]);
@@ -149,7 +141,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
     test('resumable upload, refused when the session starts', async () => {
       await store.put('p.bin', 'first');
       mark = server.requests.length;
-      const error = await failure(
+      const error = await rejection(
         store.putStream('p.bin', Readable.from([bytes(3 * KIB_256)]), { ifGenerationMatch: 0 }),
       );
       expect(error).toBeInstanceOf(PreconditionFailedError);
@@ -164,7 +156,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
           server.putObject(BUCKET, name, 'theirs');
         }
       };
-      const error = await failure(
+      const error = await rejection(
         store.putStream('race.bin', Readable.from([bytes(3 * KIB_256)]), { ifGenerationMatch: 0 }),
       );
       expect(error).toBeInstanceOf(PreconditionFailedError);
@@ -191,7 +183,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
           server.putObject(BUCKET, name, 'theirs');
       };
       // The writer above runs on the first request, which is then reset: it lands before our retry.
-      const error = await failure(store.put('lease.json', 'mine', { ifGenerationMatch: 0 }));
+      const error = await rejection(store.put('lease.json', 'mine', { ifGenerationMatch: 0 }));
       expect(error.code).toBe('STORE_PRECONDITION');
       expect(server.object(BUCKET, name)?.data.toString()).toBe('theirs');
     });
@@ -261,7 +253,7 @@ describe('GcsObjectStore against a misbehaving server', () => {
 
     test('when the budget runs out, the error carries no session URI', async () => {
       server.failNext(1000, 'reset', { op: 'upload.chunk' });
-      const error = await failure(store.putStream('resume.bin', Readable.from([data])));
+      const error = await rejection(store.putStream('resume.bin', Readable.from([data])));
       expect(error.code).toBe('STORE_UNAVAILABLE');
       expect(error.message).toContain(`put gs://${BUCKET}/${prefix}/resume.bin`);
       const everything = JSON.stringify({
