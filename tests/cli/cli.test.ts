@@ -59,7 +59,7 @@ ${extra}`,
       env: {},
       cwd: process.cwd(),
     };
-    const code = await main(args, io, { clock: new FakeClock() });
+    const code = await main(args, io, { clock: new FakeClock(), random: () => 0.5 });
     return { code, stdout, stderr };
   }
 
@@ -69,7 +69,7 @@ ${extra}`,
       const { code, stdout, stderr } = await cli(['run', '--config', config]);
       expect(code).toBe(1);
       expect(stderr).toMatch(/→ good: attempt 1 → http:\/\/127\.0\.0\.1:\d+\/collect/);
-      expect(stderr).toMatch(/↻ bad: retrying in 0\.\d s \(attempt 2\)/);
+      expect(stderr).toMatch(/↻ bad: retrying in 0\.5 s \(attempt 2\)/);
       expect(stderr).toMatch(/✓ good: success/);
       expect(stderr).toMatch(/✗ bad: failed .*\(HTTPError\)/);
       expect(stdout).toMatch(/^COLLECTOR\s+STATUS\s+HTTP\s+ATTEMPTS\s+DURATION\s+DETAIL$/m);

@@ -1,4 +1,5 @@
 import { execute } from '../../src/execution/execute';
+import { seededRandom } from '../support/seeded-random';
 import { makeTrigger } from '../../src/execution/trigger';
 import { createApp } from '../../src/http/app';
 import { close, createNodeServer, listen } from '../../src/http/node-server';
@@ -22,12 +23,13 @@ interface Interval {
 
 /** Group members that record, on the collector side, when each run really started and ended. */
 function recordingRegistry(intervals: Interval[], names: string[]): CollectorRegistry {
+  const random = seededRandom(names.length * 7919);
   return new CollectorRegistry(
     names.map((name) =>
       testCollector(name, async (ctx) => {
         const start = performance.now();
-        // The collector's work: a random few milliseconds of real time.
-        await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 12)));
+        // The collector's work: a few milliseconds of real time, varied by a seeded random.
+        await new Promise((r) => setTimeout(r, 2 + Math.floor(random() * 12)));
         intervals.push({ collector: name, executionId: ctx.executionId, start, end: performance.now() });
         return { records: 1 };
       }),

@@ -116,9 +116,7 @@ describe('SecretManagerSource through the real client', () => {
   it(`gives up after ${SECRET_FETCH_ATTEMPTS} attempts with SECRET_UNAVAILABLE, at once (not the client's 600 s)`, async () => {
     server.addVersion(SECRET, VALUE);
     server.failNext(100);
-    const started = performance.now();
     const error = await rejection(source().get({ secret: `${SECRET}/versions/latest` }));
-    const elapsedMs = performance.now() - started;
 
     expect(error.code).toBe('SECRET_UNAVAILABLE');
     expect(error.message).toBe(
@@ -127,7 +125,6 @@ describe('SecretManagerSource through the real client', () => {
     expect(server.requests).toHaveLength(SECRET_FETCH_ATTEMPTS);
     // Waits are on the injected clock: 0.5 s + 1 s of it, and no hidden retry inside the client.
     expect(clock.sleeps).toEqual([500, 1000]);
-    expect(elapsedMs).toBeLessThan(5000);
   });
 
   it('a server that does not answer: each attempt ends at its gRPC deadline, then the retry succeeds', async () => {
@@ -144,13 +141,12 @@ describe('SecretManagerSource through the real client', () => {
     const closed = await startSecretManagerServer();
     const options = closed.clientOptions;
     await closed.close();
-    const started = performance.now();
+    // The client's own retry (up to 600 s) is off: were it on, this would outlive the test's timeout.
     const error = await rejection(source({ client: options }).access(`${SECRET}/versions/latest`));
 
     expect(error.code).toBe('SECRET_UNAVAILABLE');
     expect(error.message).toMatch(/after 3 attempts \(UNAVAILABLE: /);
     expect(clock.sleeps).toEqual([500, 1000]);
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('PERMISSION_DENIED: not retried, SECRET_FORBIDDEN saying which role is missing', async () => {

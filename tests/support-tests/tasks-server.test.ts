@@ -418,7 +418,7 @@ describe('time', () => {
     expect(worker.requests[2]!.headers['x-cloudtasks-tasketa']).toBe(`${(start + 90_000) / 1000}.000000`);
   });
 
-  test('timeScale runs real time faster: a 15 s dispatch deadline and a 1 s backoff take milliseconds', async () => {
+  test('timeScale runs real time faster: a 15 s dispatch deadline and a 1 s backoff end within the test (unscaled, 31 s would outlive it)', async () => {
     const { server, client } = await setup({
       timeScale: 0.002,
       queues: { slow: { maxAttempts: 2, minBackoffSeconds: 1, maxBackoffSeconds: 1 } },
@@ -439,7 +439,6 @@ describe('time', () => {
     expect(record.attempts.map((a) => a.outcome)).toEqual(['timeout', 'timeout']);
     expect(record.attempts[0]!.error).toBe('DEADLINE_EXCEEDED: no response within the 15s dispatch deadline');
     expect(record.attempts[0]!.backoffMs).toBe(1000);
-    for (const attempt of record.attempts) expect(attempt.endedAt! - attempt.startedAt).toBeLessThan(15_000);
     expect(worker.requests).toHaveLength(2);
   });
 });
