@@ -1,4 +1,5 @@
 import { parseLocation } from '../store/location';
+import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
@@ -32,7 +33,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
   }
 
   const retry = retryPolicy(DEFAULTS.retry, s.retry, 'scheduler.retry', complain);
-  const deadlineSeconds = s.deadline_seconds ?? DEFAULTS.deadlineSeconds;
+  const deadlineSeconds = fitDeadline(raw, s.deadline_seconds, complain);
   const baseUrl = s.base_function_url?.replace(/\/+$/, '');
 
   const collectors: CollectorConfig[] = Object.entries(rawCollectors).map(([name, c]) => {
@@ -155,6 +156,8 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       useSecretManager: s.use_secret_manager ?? false,
     },
     collectors,
+    monitoring: monitoringOf(raw),
+    ignored: ignoredSettings(raw),
   };
 }
 

@@ -108,7 +108,13 @@ export const collectorSchema = v.strictObject({
   schedule: v.optional(v.nullable(cron)),
   url: v.optional(v.nullable(httpUrl)),
   timeout_seconds: v.optional(positive('seconds', 3600)),
-  options: v.optional(v.record(v.string(), v.unknown())),
+  // A list is an object too: without the check, `options: []` would silently mean "all defaults".
+  options: v.optional(
+    v.pipe(
+      v.record(v.string(), v.unknown()),
+      v.check((o) => !Array.isArray(o), 'must be a mapping of option names to values, not a list'),
+    ),
+  ),
   group: v.optional(v.nullable(v.pipe(v.string(), v.regex(NAME, 'is not a valid group name')))),
   group_wait_seconds: v.optional(nonNegative('seconds', 3600)),
   queue: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'is not a valid queue id'))),
@@ -146,10 +152,29 @@ export const LEGACY_SECTIONS = [
   'data_sources',
   'bigquery_config',
   'logging',
-  'monitoring',
   'notifications',
   'secrets',
+  'processing_config',
+  'logging_config',
+  'features',
 ] as const;
+
+/** The original design's `cloud_functions`: the deployed functions' settings; the timeout bounds the deadline. */
+const cloudFunctionsSchema = v.looseObject({
+  runtime: v.optional(v.string()),
+  memory_mb: v.optional(positiveInt(32768)),
+  timeout_seconds: v.optional(positive('seconds', 3600)),
+  region: v.optional(v.string()),
+});
+
+/** The original design's `monitoring`: alerts after consecutive failures (wired by the alerting code). */
+const monitoringSchema = v.looseObject({
+  enable_alerts: v.optional(v.boolean()),
+  alert_channels: v.optional(
+    v.nullable(v.array(v.union([v.string(), v.record(v.string(), v.unknown())], 'must be a channel name or a mapping'))),
+  ),
+  failure_threshold: v.optional(positiveInt(1000)),
+});
 
 export const configSchema = v.strictObject({
   timezone: v.optional(timezone),
@@ -162,6 +187,8 @@ export const configSchema = v.strictObject({
   ),
   scheduler: v.optional(schedulerSchema),
   collectors: v.optional(v.record(nameKey, collectorSchema)),
+  cloud_functions: v.optional(cloudFunctionsSchema),
+  monitoring: v.optional(monitoringSchema),
   ...Object.fromEntries(LEGACY_SECTIONS.map((k) => [k, v.optional(v.unknown())] as const)),
 });
 
@@ -169,4 +196,5 @@ export type RawConfig = v.InferOutput<typeof configSchema> & {
   gcs_config?: unknown;
   project_id?: unknown;
   region?: unknown;
+  data_sources?: unknown;
 };

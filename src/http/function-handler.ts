@@ -39,7 +39,7 @@ export function createFunctionHandler(
 async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
-      builtinCollectors: builtinCollectors().map((c) => c.name),
+      collectors: builtinCollectors(),
     }),
   );
 }
