@@ -32,17 +32,18 @@ async function setup(
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - (times[i] as number));
 
 describe('sirene collector', () => {
-  it('is skipped (not failed) without an API key, and names where the key was looked for', async () => {
+  it('with source: api, is skipped (not failed) without an API key, and names where the key was looked for', async () => {
     const { up, h } = await setup();
-    const { record, httpStatus } = await h.run(sirene, { base_url: up.baseUrl }, { env: {} });
+    const { record, httpStatus } = await h.run(sirene, { source: 'api', base_url: up.baseUrl }, { env: {} });
     expect(httpStatus).toBe(200);
     expect(record).toMatchObject({ status: 'skipped', reason: 'missing_credentials', retryable: false });
     expect(record.error).toContain('environment variable SIRENE_API_KEY');
+    expect(record.error).toContain('source: stock');
     expect(up.server.requests).toHaveLength(0);
 
     const secret = await h.run(
       sirene,
-      { base_url: up.baseUrl, api_key_secret: 'projects/p/secrets/sirene/versions/latest' },
+      { source: 'api', base_url: up.baseUrl, api_key_secret: 'projects/p/secrets/sirene/versions/latest' },
       { env: ENV, executionId: 'exec-2' },
     );
     expect(secret.record).toMatchObject({ status: 'skipped', reason: 'missing_credentials' });
