@@ -16,7 +16,7 @@ export const inseeContours: Collector<InseeContoursOptions> = {
   description: 'INSEE boundaries (GeoJSON): communes per département from geo.api.gouv.fr, or Etalab’s yearly files',
   parseOptions: parseInseeContoursOptions,
   legacyOptions: inseeContoursLegacyOptions,
-  run(ctx: CollectorContext<InseeContoursOptions>): Promise<CollectorResult> {
+  async run(ctx: CollectorContext<InseeContoursOptions>): Promise<CollectorResult> {
     ctx.signal.throwIfAborted();
     return ctx.options.source === 'static' ? runStatic(ctx) : runApi(ctx);
   },

@@ -3,8 +3,8 @@ import { startDvfUpstream } from './dvf';
 import type { Faults } from './faults';
 import { startGeoUpstream } from './geo';
 import { communeWithPlu, startPluUpstream } from './plu';
-import { makeEtablissements, startSireneUpstream } from './sirene';
-import { startXmpUpstream, XMP_LOGIN_PATH } from './xmp';
+import { startStockUpstream } from './sirene-stock';
+import { startXmpUpstream } from './xmp';
 
 /**
  * One loopback upstream per built-in collector, with the options (and environment) that point the
@@ -21,7 +21,6 @@ export interface UpstreamFixture {
 
 export const XMP_TEST_PASSWORD = 'conformance-xmp-password-5c1f';
 
-export const SIRENE_TEST_KEY = 'conformance-sirene-key-7d2e41';
 
 export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFixture>>> = {
   'insee-contours': async () => {
@@ -33,10 +32,14 @@ export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFix
     return { options: { base_url: up.baseUrl, departements: ['01', '75', '57'] }, env: {}, ...up };
   },
   sirene: async () => {
-    const up = await startSireneUpstream({ key: SIRENE_TEST_KEY, etablissements: makeEtablissements(30) });
+    // The default source without a key: the monthly stock files (the API source has its own tests).
+    const up = await startStockUpstream([
+      { name: '2026-11-01-StockEtablissement_utf8.zip', csvBytes: 512 * 1024, seed: 1 },
+      { name: '2026-11-01-StockUniteLegale_utf8.zip', csvBytes: 128 * 1024, seed: 2 },
+    ]);
     return {
-      options: { base_url: up.baseUrl, page_size: 10 },
-      env: { SIRENE_API_KEY: SIRENE_TEST_KEY },
+      options: { stock_base_url: up.baseUrl, stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'] },
+      env: {},
       ...up,
     };
   },
@@ -53,7 +56,7 @@ export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFix
       requestsPerMinute: null,
     });
     return {
-      options: { auth: 'login', base_url: up.baseUrl, login_path: XMP_LOGIN_PATH, page_size: 5 },
+      options: { auth: 'login', console: { login_url: up.loginUrl, api_base: up.consoleBase }, page_size: 5 },
       env: { XMP_USERNAME: 'collector@example.com', XMP_PASSWORD: XMP_TEST_PASSWORD },
       ...up,
     };
