@@ -30,15 +30,23 @@ export function applyCollectorOptions(
   const sources = isRecord(dataSources) ? dataSources : {};
   const ignored: IgnoredSetting[] = [];
   const used = new Set<string>();
-  const out = collectors.map((entry) => {
+  const out = collectors.map((original) => {
+    const entry = builtinFor(original, specs);
     const spec = specs.find((s) => s.name === entry.implementation);
     if (!spec) return entry;
     const sourceKey = [entry.implementation, entry.implementation.replaceAll('-', '_')].find(
       (k) => k in sources,
     );
     let legacy: LegacyOptions | null = null;
-    if (sourceKey !== undefined && isRecord(sources[sourceKey]) && spec.legacyOptions) {
-      legacy = spec.legacyOptions(sources[sourceKey]);
+    if (sourceKey !== undefined && isRecord(sources[sourceKey])) {
+      const section = sources[sourceKey];
+      legacy = spec.legacyOptions
+        ? spec.legacyOptions(section)
+        : {
+            options: {},
+            from: {},
+            unmapped: Object.keys(section).map((key) => ({ key, why: `the ${spec.name} collector takes no data_sources settings` })),
+          };
       if (!used.has(sourceKey)) {
         used.add(sourceKey);
         for (const u of legacy.unmapped)
@@ -69,6 +77,16 @@ export function applyCollectorOptions(
     });
   }
   return { collectors: out, ignored };
+}
+
+/**
+ * The original layout names collectors with underscores (`insee_contours`): an entry named so, with no
+ * `collector:` of its own, runs the built-in collector of the hyphenated name.
+ */
+function builtinFor(entry: CollectorConfig, specs: readonly CollectorOptionsSpec[]): CollectorConfig {
+  if (entry.implementation !== entry.name || specs.some((s) => s.name === entry.name)) return entry;
+  const hyphenated = entry.name.replaceAll('_', '-');
+  return specs.some((s) => s.name === hyphenated) ? { ...entry, implementation: hyphenated } : entry;
 }
 
 function issuesOf(error: unknown): OptionIssue[] {

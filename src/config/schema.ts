@@ -111,8 +111,12 @@ export const collectorSchema = v.strictObject({
   // A list is an object too: without the check, `options: []` would silently mean "all defaults".
   options: v.optional(
     v.pipe(
+      v.custom<Record<string, unknown>>(
+        (o) => o !== null && typeof o === 'object' && !Array.isArray(o),
+        (issue) =>
+          `must be a mapping of option names to values, ${Array.isArray(issue.input) ? 'not a list' : `got ${issue.received}`}`,
+      ),
       v.record(v.string(), v.unknown()),
-      v.check((o) => !Array.isArray(o), 'must be a mapping of option names to values, not a list'),
     ),
   ),
   group: v.optional(v.nullable(v.pipe(v.string(), v.regex(NAME, 'is not a valid group name')))),
