@@ -56,7 +56,10 @@ export function parseIndex(html: string): IndexEntry[] {
 }
 
 /** Two listings show the same bytes: same size and same date (the revision check). */
-export function sameListing(a: Pick<IndexEntry, 'size' | 'date'>, b: Pick<IndexEntry, 'size' | 'date'>): boolean {
+export function sameListing(
+  a: Pick<IndexEntry, 'size' | 'date'>,
+  b: Pick<IndexEntry, 'size' | 'date'>,
+): boolean {
   return a.size !== null && a.size === b.size && a.date === b.date;
 }
 

@@ -37,7 +37,8 @@ function nestedAllowed(schema: v.GenericSchema, issue: v.BaseIssue<unknown>): st
   if (keys.length < 2) return null;
   let node: unknown = schema;
   for (const key of keys.slice(0, -1)) {
-    while (node && typeof node === 'object' && 'wrapped' in node) node = (node as { wrapped: unknown }).wrapped;
+    while (node && typeof node === 'object' && 'wrapped' in node)
+      node = (node as { wrapped: unknown }).wrapped;
     const entries = (node as { entries?: Record<string, unknown> } | null)?.entries;
     if (!entries) return null;
     node = entries[key];

@@ -59,7 +59,8 @@ export async function streamToStore<T>(
       if (deps.signal.aborted) throw deps.signal.reason ?? error;
       if (!isRetryable(error) || attempt >= policy.attempts) throw error;
       const delayMs =
-        (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ?? backoffDelayMs(attempt, policy, deps.random);
+        (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
+        backoffDelayMs(attempt, policy, deps.random);
       deps.log.warn(`download failed, retrying in ${delayMs} ms`, {
         url: redactUrl(request.url),
         error: (error as Error).message,
@@ -76,7 +77,11 @@ function isRetryable(error: unknown): boolean {
   return networkErrorCode(error) !== null;
 }
 
-async function streamOnce<T>(deps: UpstreamDeps, output: RawOutput, request: StreamRequest<T>): Promise<StreamOutcome<T>> {
+async function streamOnce<T>(
+  deps: UpstreamDeps,
+  output: RawOutput,
+  request: StreamRequest<T>,
+): Promise<StreamOutcome<T>> {
   const { url, previous } = request;
   const headers: Record<string, string> = {
     accept: request.accept,
@@ -121,7 +126,11 @@ async function streamOnce<T>(deps: UpstreamDeps, output: RawOutput, request: Str
     return { kind: 'unchanged', how: 'validators' };
   }
   if (!response.body) {
-    throw new PermanentError(`GET ${redactUrl(url)} answered ${response.status} with no body`, {}, 'UPSTREAM_INVALID');
+    throw new PermanentError(
+      `GET ${redactUrl(url)} answered ${response.status} with no body`,
+      {},
+      'UPSTREAM_INVALID',
+    );
   }
 
   const inspector = request.inspector();

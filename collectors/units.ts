@@ -116,7 +116,8 @@ export class Units {
       const message = `every one of the ${summary.failed} ${this.what} failed (first: ${first.unit}: ${first.error})`;
       const details = { units: { ...summary, failures: summary.failures.slice(0, MAX_REPORTED_FAILURES) } };
       // Another attempt can help only if some unit failed for a passing reason.
-      if (summary.failures.some((f) => f.retryable)) throw new SchedulerError('COLLECTOR_FAILED', message, { details });
+      if (summary.failures.some((f) => f.retryable))
+        throw new SchedulerError('COLLECTOR_FAILED', message, { details });
       throw new PermanentError(message, { details });
     }
     return { ...summary, failures: summary.failures.slice(0, MAX_REPORTED_FAILURES) };

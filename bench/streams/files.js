@@ -31,7 +31,8 @@ async function writeStockZip(file, bytes) {
   const csvBytes = bytes - (30 + name.length + 16 + 46 + name.length + 22);
   const block = csvBlock(
     'siren,nic,siret,statutDiffusionEtablissement,dateCreationEtablissement,activitePrincipaleEtablissement\n',
-    (i) => `${String(300000000 + i).slice(0, 9)},00012,${String(300000000 + i).slice(0, 9)}00012,O,2001-01-15,62.01Z\n`,
+    (i) =>
+      `${String(300000000 + i).slice(0, 9)},00012,${String(300000000 + i).slice(0, 9)}00012,O,2001-01-15,62.01Z\n`,
   );
   const out = fs.createWriteStream(file);
   const local = Buffer.alloc(30);
@@ -75,11 +76,48 @@ async function writeStockZip(file, bytes) {
 /** A gzipped geo-dvf CSV of about `bytes` compressed bytes; answers its row count. */
 async function writeDvfGz(file, bytes, columns) {
   const fields = (i) =>
-    [`2024-${i}`, `2024-07-${String(1 + (i % 28)).padStart(2, '0')}`, '000001', 'Vente', String(100000 + ((i * 7919) % 900000)),
-      String(i % 120), '', `RUE ${i % 977}`, 'B064', '01560', String(1000 + (i % 900)).padStart(5, '0'), 'Commune', '01', '', '',
-      `01${String(i % 1000).padStart(3, '0')}000AB${String(i % 10000).padStart(4, '0')}`, '', '', '', '', '', '', '', '', '', '', '', '',
-      '0', '2', 'Appartement', String(20 + (i % 100)), String(1 + (i % 6)), 'S', 'sols', '', '', String(i % 500),
-      (2.3 + (i % 1000) / 10000).toFixed(6), (48.8 + (i % 1000) / 10000).toFixed(6)].join(',') + '\n';
+    [
+      `2024-${i}`,
+      `2024-07-${String(1 + (i % 28)).padStart(2, '0')}`,
+      '000001',
+      'Vente',
+      String(100000 + ((i * 7919) % 900000)),
+      String(i % 120),
+      '',
+      `RUE ${i % 977}`,
+      'B064',
+      '01560',
+      String(1000 + (i % 900)).padStart(5, '0'),
+      'Commune',
+      '01',
+      '',
+      '',
+      `01${String(i % 1000).padStart(3, '0')}000AB${String(i % 10000).padStart(4, '0')}`,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '0',
+      '2',
+      'Appartement',
+      String(20 + (i % 100)),
+      String(1 + (i % 6)),
+      'S',
+      'sols',
+      '',
+      '',
+      String(i % 500),
+      (2.3 + (i % 1000) / 10000).toFixed(6),
+      (48.8 + (i % 1000) / 10000).toFixed(6),
+    ].join(',') + '\n';
   let rows = 0;
   let written = 0;
   const gzip = createGzip({ level: 1 });

@@ -4,7 +4,9 @@
 // HTTP-to-disk copy of the same bytes (bench/streams/http-copy.js) in the same run, alternating. For
 // each of 100 MB and 1 GB: whole-process wall time, throughput ÷ the copy's, and peak RSS; then the
 // peak RSS at 1 GB minus at 100 MB (flat memory means the file size does not show).
-// Env: STREAM_SIZES_MB (default "100,1000"), STREAM_ROUNDS (default 3).
+// DVF is measured twice: counting the rows (the default; it inflates the whole file) and checking the
+// header only (`count_rows: false`).
+// Env: STREAM_SIZES_MB (default "100,1000"), STREAM_ROUNDS (default 2).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -32,7 +34,10 @@ function run(args, env = {}) {
     child.on('close', (code) => {
       const wallMs = performance.now() - started;
       const rss = /@@peak-rss-kb (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}\n${stdout.slice(-2000)}`));
+      if (code !== 0 || !rss)
+        return reject(
+          new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}\n${stdout.slice(-2000)}`),
+        );
       resolve({ wallMs, peakRssMb: +(Number(rss[1]) / 1024).toFixed(1), stdout });
     });
   });
@@ -50,9 +55,16 @@ function serve(files) {
     if (url === '/geo-dvf/2025-10/csv/') return html(listing([['2024/']]));
     if (url === '/geo-dvf/2025-10/csv/2024/') return html(listing([['full.csv.gz', files.dvfBytes]]));
     const file =
-      url === `/insee-sirene/${files.stockName}` ? files.stock : url === '/geo-dvf/2025-10/csv/2024/full.csv.gz' ? files.dvf : null;
+      url === `/insee-sirene/${files.stockName}`
+        ? files.stock
+        : url === '/geo-dvf/2025-10/csv/2024/full.csv.gz'
+          ? files.dvf
+          : null;
     if (!file) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-length': fs.statSync(file).size, 'content-type': 'application/octet-stream' });
+    res.writeHead(200, {
+      'content-length': fs.statSync(file).size,
+      'content-type': 'application/octet-stream',
+    });
     fs.createReadStream(file, { highWaterMark: 256 * 1024 }).pipe(res);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -62,7 +74,7 @@ function median(values) {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
-async function measure(dir, base, files, collector, fileUrl, rounds) {
+async function measure(dir, base, file, collector, fileUrl, rounds) {
   const config = path.join(dir, 'config.yaml');
   const store = path.join(dir, 'store');
   fs.writeFileSync(
@@ -71,6 +83,7 @@ async function measure(dir, base, files, collector, fileUrl, rounds) {
 collectors:
   sirene: { timeout_seconds: 3600, options: { source: stock, stock_base_url: "${base}/insee-sirene" } }
   dvf: { timeout_seconds: 3600, options: { files: national, years: [2024], base_url: "${base}/geo-dvf/latest/csv" } }
+  dvf-header-only: { collector: dvf, timeout_seconds: 3600, options: { files: national, count_rows: false, years: [2024], base_url: "${base}/geo-dvf/latest/csv" } }
 `,
   );
   const copies = [];
@@ -82,17 +95,21 @@ collectors:
     fs.rmSync(store, { recursive: true, force: true });
     const result = await run(['bin/scheduler.js', 'collect', collector, '--config', config, '--json']);
     const record = JSON.parse(result.stdout);
-    if (record.status !== 'success' || record.manifest.totals.bytes !== fs.statSync(files[collector]).size)
+    if (record.status !== 'success' || record.manifest.totals.bytes !== fs.statSync(file).size)
       throw new Error(`${collector} did not store the whole file: ${result.stdout.slice(0, 2000)}`);
     runs.push(result);
     fs.rmSync(store, { recursive: true, force: true });
   }
-  const bytes = fs.statSync(files[collector]).size;
+  const bytes = fs.statSync(file).size;
   const copyMs = median(copies.map((c) => c.wallMs));
   const collectorMs = median(runs.map((c) => c.wallMs));
   return {
     mb: +(bytes / MB).toFixed(1),
-    copy: { wallMs: Math.round(copyMs), mbPerSecond: +(bytes / MB / (copyMs / 1000)).toFixed(1), peakRssMb: median(copies.map((c) => c.peakRssMb)) },
+    copy: {
+      wallMs: Math.round(copyMs),
+      mbPerSecond: +(bytes / MB / (copyMs / 1000)).toFixed(1),
+      peakRssMb: median(copies.map((c) => c.peakRssMb)),
+    },
     collector: {
       wallMs: Math.round(collectorMs),
       mbPerSecond: +(bytes / MB / (collectorMs / 1000)).toFixed(1),
@@ -104,13 +121,17 @@ collectors:
 
 async function main() {
   const sizes = (process.env.STREAM_SIZES_MB ?? '100,1000').split(',').map(Number);
-  const rounds = Number(process.env.STREAM_ROUNDS ?? 3);
+  const rounds = Number(process.env.STREAM_ROUNDS ?? 2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-streams-'));
   const month = new Date().toISOString().slice(0, 7);
-  const results = { sirene: {}, dvf: {} };
+  const results = { sirene: {}, dvf: {}, 'dvf-header-only': {} };
   try {
     for (const size of sizes) {
-      const files = { stock: path.join(dir, 'stock.zip'), dvf: path.join(dir, 'full.csv.gz'), stockName: `${month}-01-StockEtablissement_utf8.zip` };
+      const files = {
+        stock: path.join(dir, 'stock.zip'),
+        dvf: path.join(dir, 'full.csv.gz'),
+        stockName: `${month}-01-StockEtablissement_utf8.zip`,
+      };
       await writeStockZip(files.stock, size * MB);
       await writeDvfGz(files.dvf, size * MB, DVF_COLUMNS);
       files.stockBytes = fs.statSync(files.stock).size;
@@ -118,9 +139,24 @@ async function main() {
       const server = await serve(files);
       const base = `http://127.0.0.1:${server.address().port}`;
       try {
-        const byName = { sirene: files.stock, dvf: files.dvf };
-        results.sirene[`${size}MB`] = await measure(dir, base, byName, 'sirene', `${base}/insee-sirene/${files.stockName}`, rounds);
-        results.dvf[`${size}MB`] = await measure(dir, base, byName, 'dvf', `${base}/geo-dvf/2025-10/csv/2024/full.csv.gz`, rounds);
+        const dvfUrl = `${base}/geo-dvf/2025-10/csv/2024/full.csv.gz`;
+        results.sirene[`${size}MB`] = await measure(
+          dir,
+          base,
+          files.stock,
+          'sirene',
+          `${base}/insee-sirene/${files.stockName}`,
+          rounds,
+        );
+        results.dvf[`${size}MB`] = await measure(dir, base, files.dvf, 'dvf', dvfUrl, rounds);
+        results['dvf-header-only'][`${size}MB`] = await measure(
+          dir,
+          base,
+          files.dvf,
+          'dvf-header-only',
+          dvfUrl,
+          rounds,
+        );
       } finally {
         server.close();
         fs.rmSync(files.stock, { force: true });
@@ -130,7 +166,7 @@ async function main() {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  for (const name of ['sirene', 'dvf']) {
+  for (const name of ['sirene', 'dvf', 'dvf-header-only']) {
     const keys = Object.keys(results[name]);
     if (keys.length >= 2) {
       const small = results[name][keys[0]];

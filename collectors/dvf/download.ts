@@ -17,6 +17,8 @@ export interface DownloadRequest {
   key: string;
   /** When given, the download is conditional on the file having changed since. */
   previous?: FileValidators | null;
+  /** Count the rows (inflating the whole file), or only check the header. */
+  countRows?: boolean;
 }
 
 /** Streams one gzipped geo-dvf CSV into the raw store, checking its header and counting its rows on the way. */
@@ -29,7 +31,7 @@ export async function downloadFile(
     ...request,
     contentType: 'application/gzip',
     accept: 'application/gzip, application/octet-stream',
-    inspector: () => new GzipCsvInspector(redactUrl(request.url)),
+    inspector: () => new GzipCsvInspector(redactUrl(request.url), request.countRows ?? true),
     records: (csv: CsvStats) => csv.rows,
   });
   if (outcome.kind !== 'written') return outcome;

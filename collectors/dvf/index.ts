@@ -37,7 +37,8 @@ interface Tally {
 
 export const dvf: Collector<DvfOptions> = {
   name: 'dvf',
-  description: 'DVF property sales (geo-dvf, Etalab): gzipped CSVs per year and département (or national), streamed',
+  description:
+    'DVF property sales (geo-dvf, Etalab): gzipped CSVs per year and département (or national), streamed',
   parseOptions: parseDvfOptions,
   legacyOptions: dvfLegacyOptions,
   async run(ctx: CollectorContext<DvfOptions>): Promise<CollectorResult> {
@@ -47,7 +48,15 @@ export const dvf: Collector<DvfOptions> = {
     const held = await listing.years();
     const years = ctx.options.years ?? held ?? windowYears(ctx.scheduledTime);
     const units = new Units('files', ctx);
-    const tally: Tally = { written: [], revised: [], unchanged: [], excluded: [], not_found: [], rows: 0, bytes: 0 };
+    const tally: Tally = {
+      written: [],
+      revised: [],
+      unchanged: [],
+      excluded: [],
+      not_found: [],
+      rows: 0,
+      bytes: 0,
+    };
     ctx.log.info(`geo-dvf release ${release.name} (${release.source})`, { years });
 
     for (const year of years) {
@@ -79,7 +88,11 @@ export const dvf: Collector<DvfOptions> = {
     }
 
     const summaryUnits = units.summary();
-    if (tally.written.length + tally.unchanged.length === 0 && summaryUnits.failed === 0 && tally.not_found.length > 0) {
+    if (
+      tally.written.length + tally.unchanged.length === 0 &&
+      summaryUnits.failed === 0 &&
+      tally.not_found.length > 0
+    ) {
       // Every file missing is a wrong base_url or years, not an empty release: say so instead of succeeding.
       throw new PermanentError(
         `no geo-dvf file found under ${release.base} for years ${years.join(', ')} (${tally.not_found.length} not published): check options.base_url and options.years`,
@@ -87,7 +100,11 @@ export const dvf: Collector<DvfOptions> = {
         'UPSTREAM_INVALID',
       );
     }
-    return { records: tally.rows, summary: summarise(release, years, ctx.options, tally), units: units.finish() };
+    return {
+      records: tally.rows,
+      summary: summarise(release, years, ctx.options, tally),
+      units: units.finish(),
+    };
   },
 };
 
@@ -99,13 +116,18 @@ function count(tally: Tally, label: string, outcome: FileOutcome): void {
   if (outcome.kind === 'written') {
     tally.written.push(label);
     if (outcome.revised) tally.revised.push(label);
-    tally.rows += outcome.rows;
+    tally.rows += outcome.rows ?? 0;
     tally.bytes += outcome.bytes;
   } else if (outcome.kind === 'unchanged') tally.unchanged.push(label);
   else tally[outcome.kind].push(label);
 }
 
-function summarise(release: Release, years: number[], options: DvfOptions, t: Tally): Record<string, unknown> {
+function summarise(
+  release: Release,
+  years: number[],
+  options: DvfOptions,
+  t: Tally,
+): Record<string, unknown> {
   const skipped = t.unchanged.length + t.excluded.length + t.not_found.length;
   const group = (files: string[], why: string) => (files.length > 0 ? { why, files } : undefined);
   return {
@@ -115,7 +137,12 @@ function summarise(release: Release, years: number[], options: DvfOptions, t: Ta
     rows: t.rows,
     bytes: t.bytes,
     ...(t.revised.length > 0
-      ? { revised: { why: `re-published inside release ${release.name} with another size or date`, files: t.revised } }
+      ? {
+          revised: {
+            why: `re-published inside release ${release.name} with another size or date`,
+            files: t.revised,
+          },
+        }
       : {}),
     skipped: JSON.parse(
       JSON.stringify({

@@ -13,7 +13,7 @@ export interface FileMark {
   validators: FileValidators;
   bytes: number;
   md5: string;
-  rows: number;
+  rows: number | null;
   /** The run that stored it. */
   scheduledTime: string;
 }

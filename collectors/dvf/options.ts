@@ -25,7 +25,10 @@ export const DVF_FILES = ['departements', 'national'] as const;
 const year = v.pipe(
   v.number(),
   v.integer('must be a whole year'),
-  v.minValue(FIRST_YEAR, `must be ${FIRST_YEAR} or later: DVF starts in ${FIRST_YEAR}, no release holds an earlier year`),
+  v.minValue(
+    FIRST_YEAR,
+    `must be ${FIRST_YEAR} or later: DVF starts in ${FIRST_YEAR}, no release holds an earlier year`,
+  ),
   v.maxValue(2100, 'must be a year, not a timestamp'),
 );
 
@@ -40,6 +43,11 @@ const optionsSchema = v.strictObject({
     'all',
   ),
   files: v.optional(v.picklist(DVF_FILES, `must be one of ${DVF_FILES.join(', ')}`), 'departements'),
+  /**
+   * Count each file's rows for the manifest, inflating it whole on the way; false checks the header
+   * only. A national file is about a gigabyte of CSV: counting it is CPU-bound (see `npm run bench`).
+   */
+  count_rows: v.optional(v.boolean(), true),
   base_url: v.optional(httpUrl, DEFAULT_BASE_URL),
 });
 

@@ -35,7 +35,11 @@ export function releaseEnd(name: string): string {
   return `${m[1]}-${m[2]}-${String(last).padStart(2, '0')}`;
 }
 
-export async function resolveRelease(deps: UpstreamDeps, baseUrl: string, scheduledTime: Date): Promise<Release> {
+export async function resolveRelease(
+  deps: UpstreamDeps,
+  baseUrl: string,
+  scheduledTime: Date,
+): Promise<Release> {
   const base = baseUrl.replace(/\/+$/, '');
   const url = new URL(base);
   const segments = url.pathname.split('/');

@@ -14,7 +14,7 @@ export interface DvfFile {
 }
 
 export type FileOutcome =
-  | { kind: 'written'; rows: number; bytes: number; revised: boolean }
+  | { kind: 'written'; rows: number | null; bytes: number; revised: boolean }
   | { kind: 'unchanged'; how: 'listing' | 'validators' }
   | { kind: 'excluded' | 'not_found' };
 
@@ -24,7 +24,10 @@ export function fileLabel(file: DvfFile): string {
 
 function paths(release: Release, file: DvfFile): { url: string; key: string } {
   if (file.part === 'full')
-    return { url: `${release.base}/${file.year}/full.csv.gz`, key: `${release.name}/${file.year}/full.csv.gz` };
+    return {
+      url: `${release.base}/${file.year}/full.csv.gz`,
+      key: `${release.name}/${file.year}/full.csv.gz`,
+    };
   return {
     url: `${release.base}/${file.year}/departements/${encodeURIComponent(file.part)}.csv.gz`,
     key: `${release.name}/${file.year}/departements/${file.part}.csv.gz`,
@@ -55,8 +58,10 @@ export async function syncFile(
   const outcome = await downloadFile(upstream, ctx.output, {
     url,
     key,
+    countRows: ctx.options.count_rows,
     // Without a listing, the stored copy's validators make the request conditional.
-    previous: listed === null && mark && (sameRelease || release.source === 'unresolved') ? mark.validators : null,
+    previous:
+      listed === null && mark && (sameRelease || release.source === 'unresolved') ? mark.validators : null,
   });
   if (outcome.kind === 'missing') return { kind: missingKind(file) };
   if (outcome.kind === 'unchanged') return { kind: 'unchanged', how: 'validators' };
@@ -71,7 +76,7 @@ export async function syncFile(
     scheduledTime: ctx.scheduledTime.toISOString(),
   };
   await writeMark(ctx.state, file.year, file.part, next);
-  ctx.log.info(`stored ${key}: ${outcome.csv.rows} rows, ${outcome.object.bytes} bytes`);
+  ctx.log.info(`stored ${key}: ${outcome.csv.rows ?? 'uncounted'} rows, ${outcome.object.bytes} bytes`);
   return {
     kind: 'written',
     rows: outcome.csv.rows,

@@ -52,14 +52,30 @@ export async function runApi(ctx: CollectorContext<InseeContoursOptions>): Promi
         const mark = (await readJson<DepartementMark>(ctx.state, markKey))?.value ?? null;
         if (version !== null && mark?.version === version && mark.query === query) return null;
         const url = `${base}/communes?codeDepartement=${encodeURIComponent(dep)}&${query}&format=geojson&geometry=contour`;
-        const response = await requestUpstream(upstream, { url, headers: { accept: 'application/geo+json, application/json' } });
+        const response = await requestUpstream(upstream, {
+          url,
+          headers: { accept: 'application/geo+json, application/json' },
+        });
         const collection = parseFeatureCollection(response.body, url);
         if (collection.features.length === 0)
-          throw new PermanentError(`${redactUrl(url)} answered no commune: is ${dep} a département the API knows?`, {}, 'UPSTREAM_INVALID');
+          throw new PermanentError(
+            `${redactUrl(url)} answered no commune: is ${dep} a département the API knows?`,
+            {},
+            'UPSTREAM_INVALID',
+          );
         const key = `${day}/communes-${dep}.geojson`;
-        await ctx.output.write(key, response.body, { contentType: 'application/geo+json', records: collection.features.length });
+        await ctx.output.write(key, response.body, {
+          contentType: 'application/geo+json',
+          records: collection.features.length,
+        });
         if (version !== null)
-          await putJson(ctx.state, markKey, { version, query, key, communes: collection.features.length, scheduledTime: ctx.scheduledTime.toISOString() });
+          await putJson(ctx.state, markKey, {
+            version,
+            query,
+            key,
+            communes: collection.features.length,
+            scheduledTime: ctx.scheduledTime.toISOString(),
+          });
         ctx.log.info(`département ${dep}: ${collection.features.length} communes`);
         return collection.features.length;
       },
@@ -80,7 +96,12 @@ export async function runApi(ctx: CollectorContext<InseeContoursOptions>): Promi
       communes,
       perDepartement,
       ...(unchanged.length > 0
-        ? { skipped: { why: `geo.api.gouv.fr still serves ${version}, as when these were stored`, departements: unchanged } }
+        ? {
+            skipped: {
+              why: `geo.api.gouv.fr still serves ${version}, as when these were stored`,
+              departements: unchanged,
+            },
+          }
         : {}),
     },
     units: units.finish(),
@@ -122,7 +143,11 @@ function parseFeatureCollection(body: Buffer, url: string): FeatureCollection {
   }
   const fc = parsed as Partial<FeatureCollection> | null;
   if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    throw new PermanentError(`${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`, {}, 'UPSTREAM_INVALID');
+    throw new PermanentError(
+      `${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`,
+      {},
+      'UPSTREAM_INVALID',
+    );
   }
   return fc as FeatureCollection;
 }

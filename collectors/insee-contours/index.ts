@@ -13,7 +13,8 @@ export type { InseeContoursOptions } from './options';
 
 export const inseeContours: Collector<InseeContoursOptions> = {
   name: 'insee-contours',
-  description: 'INSEE boundaries (GeoJSON): communes per département from geo.api.gouv.fr, or Etalab’s yearly files',
+  description:
+    'INSEE boundaries (GeoJSON): communes per département from geo.api.gouv.fr, or Etalab’s yearly files',
   parseOptions: parseInseeContoursOptions,
   legacyOptions: inseeContoursLegacyOptions,
   async run(ctx: CollectorContext<InseeContoursOptions>): Promise<CollectorResult> {

@@ -9,8 +9,20 @@ export const DEFAULT_STATIC_BASE_URL = 'https://etalab-datasets.geo.data.gouv.fr
 
 export const CONTOUR_SOURCES = ['api', 'static'] as const;
 /** Commune types of the COG; the default adds Paris, Lyon and Marseille's arrondissements (`datagouv/api-geo` definition.yml). */
-export const COMMUNE_TYPES = ['commune-actuelle', 'arrondissement-municipal', 'commune-associee', 'commune-deleguee'] as const;
-export const STATIC_LAYERS = ['communes', 'departements', 'regions', 'epci', 'communes-associees-deleguees', 'mairies'] as const;
+export const COMMUNE_TYPES = [
+  'commune-actuelle',
+  'arrondissement-municipal',
+  'commune-associee',
+  'commune-deleguee',
+] as const;
+export const STATIC_LAYERS = [
+  'communes',
+  'departements',
+  'regions',
+  'epci',
+  'communes-associees-deleguees',
+  'mairies',
+] as const;
 export const RESOLUTIONS = ['1000m', '100m', '50m', '5m'] as const;
 
 /** Etalab's yearly series starts with the 2017 COG (public builders list 2017 onwards) [S]. */
@@ -21,7 +33,10 @@ const DEFAULT_FIELDS = ['code', 'nom', 'codeDepartement', 'codeRegion', 'populat
 const staticYear = v.pipe(
   v.number(),
   v.integer('must be a whole year'),
-  v.minValue(FIRST_STATIC_YEAR, `must be ${FIRST_STATIC_YEAR} or later: Etalab's yearly files start with the ${FIRST_STATIC_YEAR} COG`),
+  v.minValue(
+    FIRST_STATIC_YEAR,
+    `must be ${FIRST_STATIC_YEAR} or later: Etalab's yearly files start with the ${FIRST_STATIC_YEAR} COG`,
+  ),
   v.maxValue(2100, 'must be a year'),
 );
 
@@ -29,10 +44,16 @@ const optionsSchema = v.strictObject({
   /** api: geo.api.gouv.fr per département; static: Etalab's national file per layer and resolution. */
   source: v.optional(v.picklist(CONTOUR_SOURCES, `must be one of ${CONTOUR_SOURCES.join(', ')}`), 'api'),
   departements: v.optional(
-    v.union([v.literal('all'), v.pipe(v.array(departementCode), v.minLength(1, 'must list at least one département, or be "all"'))]),
+    v.union([
+      v.literal('all'),
+      v.pipe(v.array(departementCode), v.minLength(1, 'must list at least one département, or be "all"')),
+    ]),
     ['75'],
   ),
-  fields: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'is not a field name'))), DEFAULT_FIELDS),
+  fields: v.optional(
+    v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'is not a field name'))),
+    DEFAULT_FIELDS,
+  ),
   types: v.optional(
     v.pipe(v.array(v.picklist(COMMUNE_TYPES, `must be one of ${COMMUNE_TYPES.join(', ')}`)), v.minLength(1)),
     ['commune-actuelle', 'arrondissement-municipal'],
@@ -43,8 +64,13 @@ const optionsSchema = v.strictObject({
    * writes an `api_infos.json` with the `@etalab/decoupage-administratif` version it was built from
    * (`datagouv/api-geo` generate-infos.js); that it is served at `/infos` is seen in one client only.
    */
-  version_path: v.optional(v.pipe(v.string(), v.regex(/^\/\S*$/, 'must be a path starting with "/"')), '/infos'),
-  version_fields: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), ['@etalab/decoupage-administratif']),
+  version_path: v.optional(
+    v.pipe(v.string(), v.regex(/^\/\S*$/, 'must be a path starting with "/"')),
+    '/infos',
+  ),
+  version_fields: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), [
+    '@etalab/decoupage-administratif',
+  ]),
 
   layers: v.optional(
     v.pipe(v.array(v.picklist(STATIC_LAYERS, `must be one of ${STATIC_LAYERS.join(', ')}`)), v.minLength(1)),

@@ -1,5 +1,15 @@
 import type { Logger } from '../../src/util/log';
-import { bboxOf, bboxPolygon, contains, polygonsOf, quarters, representativePoint, simplify, type BBox, type Geometry } from './geometry';
+import {
+  bboxOf,
+  bboxPolygon,
+  contains,
+  polygonsOf,
+  quarters,
+  representativePoint,
+  simplify,
+  type BBox,
+  type Geometry,
+} from './geometry';
 import { GeometryTooLarge, type Feature, type GpuClient, type GpuResource } from './gpu';
 
 /**
@@ -111,7 +121,8 @@ function bytesOf(geometry: Geometry): number {
 function featureKey(f: Feature): string {
   if (f.id !== undefined) return `id:${String(f.id)}`;
   const gid = f.properties?.['gid'];
-  if (gid !== undefined && gid !== null) return `gid:${String(f.properties?.['partition'] ?? '')}:${String(gid)}`;
+  if (gid !== undefined && gid !== null)
+    return `gid:${String(f.properties?.['partition'] ?? '')}:${String(gid)}`;
   return `json:${JSON.stringify(f.properties)}:${JSON.stringify(representativePoint(f.geometry))}`;
 }
 

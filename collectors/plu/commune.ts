@@ -4,7 +4,13 @@ import { compactTime } from '../../src/runtime/output';
 import { putJson, readJson } from '../../src/store/types';
 import { featuresInArea, withinCommune } from './area';
 import { contains, representativePoint, type Geometry } from './geometry';
-import { documentVersions, type DocumentVersion, type Feature, type GpuClient, type GpuResource } from './gpu';
+import {
+  documentVersions,
+  type DocumentVersion,
+  type Feature,
+  type GpuClient,
+  type GpuResource,
+} from './gpu';
 import type { PluOptions } from './options';
 
 /** What became of one commune in a run. */
@@ -36,7 +42,9 @@ const markKey = (insee: string) => `communes/${insee}.json`;
 
 /** Carte communale documents publish `secteur-cc`, not `zone-urba` (`IGNF/apicarto` doc/gpu.yml). */
 function resourceFor(documents: readonly Feature[]): GpuResource {
-  return documents.some((d) => String(d.properties?.['du_type'] ?? '').toUpperCase() === 'CC') ? 'secteur-cc' : 'zone-urba';
+  return documents.some((d) => String(d.properties?.['du_type'] ?? '').toUpperCase() === 'CC')
+    ? 'secteur-cc'
+    : 'zone-urba';
 }
 
 /**
@@ -57,7 +65,9 @@ export async function syncCommune(
     if (outline === undefined) {
       const feature = await gpu.municipality(insee);
       if (!feature?.geometry)
-        throw new PermanentError(`API Carto knows no commune ${insee} (options.communes): check the INSEE code`);
+        throw new PermanentError(
+          `API Carto knows no commune ${insee} (options.communes): check the INSEE code`,
+        );
       if (feature.properties?.['is_rnu'] === true) outline = null;
       else outline = feature.geometry;
     }
@@ -89,7 +99,8 @@ export async function syncCommune(
     await putJson(ctx.state, markKey(insee), mark(ctx, versions, via, null, [], 0));
     return { kind: 'no_document', rnu: false };
   }
-  if (previous && JSON.stringify(previous.documents) === JSON.stringify(versions)) return { kind: 'unchanged' };
+  if (previous && JSON.stringify(previous.documents) === JSON.stringify(versions))
+    return { kind: 'unchanged' };
 
   let resource = resourceFor(documents);
   let zones: Feature[] = [];
@@ -118,7 +129,8 @@ export async function syncCommune(
         : `${resource} of ${partition} answered an empty FeatureCollection although the partition has a document (IGNF/apicarto#61): queried by the commune's outline`;
     via = 'geometry';
     const area = await communeOutline().catch((error: unknown) => {
-      if (error instanceof RnuCommune) throw new PermanentError(`commune ${insee} has documents but API Carto marks it RNU`);
+      if (error instanceof RnuCommune)
+        throw new PermanentError(`commune ${insee} has documents but API Carto marks it RNU`);
       throw error;
     });
     const found = await featuresInArea(gpu, resource, area, limits, ctx.log);
@@ -134,7 +146,9 @@ export async function syncCommune(
     records: zones.length,
   });
   // The documents carry the plan's type, dates and links; small, and what the zones are versions of.
-  await ctx.output.write(`${folder}/document.geojson`, collectionText(documents), { contentType: 'application/geo+json' });
+  await ctx.output.write(`${folder}/document.geojson`, collectionText(documents), {
+    contentType: 'application/geo+json',
+  });
   const keys = [zonesKey, `${folder}/document.geojson`];
   await putJson(ctx.state, markKey(insee), mark(ctx, versions, via, resource, keys, zones.length));
   return {

@@ -63,7 +63,15 @@ export function bboxOf(geometry: Geometry | null | undefined): BBox | null {
 export function bboxPolygon(b: BBox): Geometry {
   return {
     type: 'Polygon',
-    coordinates: [[[b.minX, b.minY], [b.maxX, b.minY], [b.maxX, b.maxY], [b.minX, b.maxY], [b.minX, b.minY]]],
+    coordinates: [
+      [
+        [b.minX, b.minY],
+        [b.maxX, b.minY],
+        [b.maxX, b.maxY],
+        [b.minX, b.maxY],
+        [b.minX, b.minY],
+      ],
+    ],
   };
 }
 
@@ -168,7 +176,8 @@ export function representativePoint(geometry: Geometry | null | undefined): Posi
 
 function signedArea(ring: Ring): number {
   let a = 0;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) a += ring[j]![0] * ring[i]![1] - ring[i]![0] * ring[j]![1];
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++)
+    a += ring[j]![0] * ring[i]![1] - ring[i]![0] * ring[j]![1];
   return a / 2;
 }
 

@@ -38,7 +38,10 @@ export type GpuResource = 'document' | 'zone-urba' | 'secteur-cc';
 
 /** API Carto refused a geometry for its size: 413 on a POST body, 414 on a GET URL. Split or simplify. */
 export class GeometryTooLarge extends Error {
-  constructor(readonly status: number, url: string) {
+  constructor(
+    readonly status: number,
+    url: string,
+  ) {
     super(`${redactUrl(url)} answered ${status}: the geometry is too large for one request`);
     this.name = 'GeometryTooLarge';
   }
@@ -110,7 +113,11 @@ function parseFeatureCollection(body: Buffer, url: string): FeatureCollection {
   }
   const fc = parsed as Partial<FeatureCollection> | null;
   if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    throw new PermanentError(`${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`, {}, 'UPSTREAM_INVALID');
+    throw new PermanentError(
+      `${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`,
+      {},
+      'UPSTREAM_INVALID',
+    );
   }
   return fc as FeatureCollection;
 }
@@ -120,7 +127,15 @@ function parseFeatureCollection(body: Buffer, url: string): FeatureCollection {
  * `gpu_doc_id`, `partition`, `du_type`, `gpu_status` are on document features (upstreams.md §4 [S]);
  * `gpu_timestamp`, `datappro`, `datvalid` are taken too when a document carries them.
  */
-const VERSION_FIELDS = ['gpu_doc_id', 'partition', 'du_type', 'gpu_status', 'gpu_timestamp', 'datappro', 'datvalid'] as const;
+const VERSION_FIELDS = [
+  'gpu_doc_id',
+  'partition',
+  'du_type',
+  'gpu_status',
+  'gpu_timestamp',
+  'datappro',
+  'datvalid',
+] as const;
 
 export type DocumentVersion = Partial<Record<(typeof VERSION_FIELDS)[number], string>>;
 

@@ -19,7 +19,8 @@ export type { PluOptions } from './options';
 
 export const plu: Collector<PluOptions> = {
   name: 'plu',
-  description: 'PLU zoning (zone-urba, secteur-cc) per commune from the Géoportail de l’Urbanisme via IGN API Carto',
+  description:
+    'PLU zoning (zone-urba, secteur-cc) per commune from the Géoportail de l’Urbanisme via IGN API Carto',
   parseOptions: parsePluOptions,
   legacyOptions: pluLegacyOptions,
   async run(ctx: CollectorContext<PluOptions>): Promise<CollectorResult> {
@@ -39,13 +40,18 @@ export const plu: Collector<PluOptions> = {
       );
       if (!outcome) continue;
       outcomes.set(insee, outcome);
-      ctx.log.info(`commune ${insee}: ${outcome.kind}`, outcome.kind === 'written' ? { zones: outcome.zones } : {});
+      ctx.log.info(
+        `commune ${insee}: ${outcome.kind}`,
+        outcome.kind === 'written' ? { zones: outcome.zones } : {},
+      );
     }
     let boxZones = 0;
     const box = ctx.options.bbox;
     if (box) {
       boxZones =
-        (await units.run('bbox', () => syncBox(ctx, gpu, { minX: box[0], minY: box[1], maxX: box[2], maxY: box[3] }))) ?? 0;
+        (await units.run('bbox', () =>
+          syncBox(ctx, gpu, { minX: box[0], minY: box[1], maxX: box[2], maxY: box[3] }),
+        )) ?? 0;
     }
     return summarise(outcomes, boxZones, units.finish(), gpu.requests, ctx.options.max_features);
   },
@@ -97,7 +103,11 @@ function summarise(
       requests,
       written: written.map(([insee, o]) => ({ insee, zones: o.zones, resource: o.resource, via: o.via })),
       ...(written.some(([, o]) => o.fallbackReason)
-        ? { fallbacks: written.filter(([, o]) => o.fallbackReason).map(([insee, o]) => ({ insee, why: o.fallbackReason })) }
+        ? {
+            fallbacks: written
+              .filter(([, o]) => o.fallbackReason)
+              .map(([insee, o]) => ({ insee, why: o.fallbackReason })),
+          }
         : {}),
       ...(boxZones > 0 ? { bbox: { zones: boxZones } } : {}),
       skipped: {

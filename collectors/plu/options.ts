@@ -33,7 +33,8 @@ const optionsSchema = v.strictObject({
           v.string(),
           v.check(
             (s) => INSEE.test(s),
-            (issue) => `${JSON.stringify(issue.input)} is not an INSEE commune code (5 characters, e.g. 75056 or 2A004)`,
+            (issue) =>
+              `${JSON.stringify(issue.input)} is not an INSEE commune code (5 characters, e.g. 75056 or 2A004)`,
           ),
         ),
       ),
@@ -76,10 +77,13 @@ export function pluLegacyOptions(section: Readonly<Record<string, unknown>>): Le
     } else if (key === 'filter_options' && value && typeof value === 'object' && !Array.isArray(value)) {
       for (const [sub, subValue] of Object.entries(value)) {
         if (sub === 'insee_codes') {
-          options['communes'] = Array.isArray(subValue) ? subValue.map((c) => (typeof c === 'number' ? String(c).padStart(5, '0') : c)) : subValue;
+          options['communes'] = Array.isArray(subValue)
+            ? subValue.map((c) => (typeof c === 'number' ? String(c).padStart(5, '0') : c))
+            : subValue;
           from['communes'] = 'filter_options.insee_codes';
         } else if (sub === 'default_bbox') {
-          options['bbox'] = typeof subValue === 'string' ? subValue.split(',').map((n) => Number(n.trim())) : subValue;
+          options['bbox'] =
+            typeof subValue === 'string' ? subValue.split(',').map((n) => Number(n.trim())) : subValue;
           from['bbox'] = 'filter_options.default_bbox';
         } else unmapped.push({ key: `filter_options.${sub}`, why: 'no PLU option means this' });
       }

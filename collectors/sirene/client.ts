@@ -72,7 +72,8 @@ const UNIX_TIME_FLOOR = 1_000_000_000;
 export function rateLimitWaitMs(headers: Headers, names: RateLimitHeaders, nowMs: number): number | null {
   const remaining = Number(headers.get(names.remaining));
   const resetText = headers.get(names.reset);
-  if (!headers.has(names.remaining) || !Number.isFinite(remaining) || remaining > 0 || resetText === null) return null;
+  if (!headers.has(names.remaining) || !Number.isFinite(remaining) || remaining > 0 || resetText === null)
+    return null;
   const reset = Number(resetText);
   if (!Number.isFinite(reset) || reset < 0) return null;
   return reset >= UNIX_TIME_FLOOR ? Math.max(0, reset * 1000 - nowMs) : reset * 1000;
@@ -99,7 +100,8 @@ export class SireneClient {
       // The gateway's own count wins over ours: another client may share the key's budget.
       const wait = rateLimitWaitMs(response.headers, headers, deps.clock.now());
       if (wait !== null) pacer.holdOff(wait);
-      else if (response.status === 429 && !response.headers.has('retry-after')) pacer.holdOff(BARE_429_PAUSE_MS);
+      else if (response.status === 429 && !response.headers.has('retry-after'))
+        pacer.holdOff(BARE_429_PAUSE_MS);
       return response;
     };
     this.deps = { ...deps, fetch: paced };

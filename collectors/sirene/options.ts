@@ -57,7 +57,8 @@ const optionsSchema = v.strictObject({
           v.string(),
           v.check(
             (s) => STOCK_FILE.test(s),
-            (issue) => `${JSON.stringify(issue.input)} is not a SIRENE stock file name (e.g. StockEtablissement_utf8.zip)`,
+            (issue) =>
+              `${JSON.stringify(issue.input)} is not a SIRENE stock file name (e.g. StockEtablissement_utf8.zip)`,
           ),
         ),
       ),
@@ -107,7 +108,8 @@ export function sireneLegacyOptions(section: Readonly<Record<string, unknown>>):
   const from: Record<string, string> = {};
   const unmapped: LegacyOptions['unmapped'] = [];
   const why: Record<string, string> = {
-    base_url: 'not read: set collectors.sirene.options.stock_base_url to change where the stock files are read from',
+    base_url:
+      'not read: set collectors.sirene.options.stock_base_url to change where the stock files are read from',
     optional_files: 'not collected by default: add the names to stock_files to collect them',
   };
   for (const [key, value] of Object.entries(section)) {

@@ -39,7 +39,12 @@ const DATED = /^(\d{4})-(\d{2})-(\d{2})-(.+)$/;
  * The newest `monthsBack` months of `name` listed up to `day` (YYYY-MM-DD), newest first, one file per
  * month (its latest copy).
  */
-export function monthlyFiles(entries: readonly IndexEntry[], name: string, day: string, monthsBack: number): MonthlyFile[] {
+export function monthlyFiles(
+  entries: readonly IndexEntry[],
+  name: string,
+  day: string,
+  monthsBack: number,
+): MonthlyFile[] {
   const byMonth = new Map<string, IndexEntry>();
   for (const e of entries) {
     const m = DATED.exec(e.name);
@@ -63,7 +68,9 @@ export async function runStock(ctx: CollectorContext<SireneOptions>): Promise<Co
     entries = await readIndex(upstream, base);
   } catch (error) {
     if (ctx.signal.aborted) throw error;
-    ctx.log.warn(`listing ${base}/ unavailable; taking the undated latest files`, { error: errorMessage(error) });
+    ctx.log.warn(`listing ${base}/ unavailable; taking the undated latest files`, {
+      error: errorMessage(error),
+    });
   }
   const units = new Units('stock files', ctx);
   const stored: string[] = [];
@@ -74,7 +81,10 @@ export async function runStock(ctx: CollectorContext<SireneOptions>): Promise<Co
       ? monthlyFiles(entries, name, day, ctx.options.months_back)
       : [{ month: day.slice(0, 7), source: name, entry: null }];
     if (files.length === 0) {
-      units.fail(name, new PermanentError(`no monthly ${name} is listed at ${base}/ up to ${day} (options.stock_files)`));
+      units.fail(
+        name,
+        new PermanentError(`no monthly ${name} is listed at ${base}/ up to ${day} (options.stock_files)`),
+      );
       continue;
     }
     for (const file of files) {
@@ -98,7 +108,9 @@ export async function runStock(ctx: CollectorContext<SireneOptions>): Promise<Co
       listing: entries ? 'read' : 'unavailable',
       stored,
       bytes,
-      ...(unchanged.length > 0 ? { skipped: { why: 'that month’s file is already stored', files: unchanged } } : {}),
+      ...(unchanged.length > 0
+        ? { skipped: { why: 'that month’s file is already stored', files: unchanged } }
+        : {}),
     },
     units: units.finish(),
   };
@@ -116,7 +128,8 @@ async function syncStockFile(
   const mark = (await readJson<StockMark>(ctx.state, markKey))?.value ?? null;
   const listedSize = file.entry?.size ?? null;
   // Another copy of the same month (a dated re-publication) or another size is fetched again.
-  if (mark && mark.source === file.source && (listedSize === null || listedSize === mark.listedSize)) return null;
+  if (mark && mark.source === file.source && (listedSize === null || listedSize === mark.listedSize))
+    return null;
   const url = `${base}/${encodeURIComponent(file.source)}`;
   const key = `stock/${file.month}/${name}`;
   const outcome = await streamToStore(upstream, ctx.output, {
@@ -127,7 +140,11 @@ async function syncStockFile(
     inspector: () => new ZipInspector(url),
   });
   if (outcome.kind === 'missing')
-    throw new PermanentError(`${url} answered ${outcome.status}: listed but not served`, {}, 'UPSTREAM_INVALID');
+    throw new PermanentError(
+      `${url} answered ${outcome.status}: listed but not served`,
+      {},
+      'UPSTREAM_INVALID',
+    );
   if (outcome.kind === 'unchanged') return null;
   const next: StockMark = {
     source: file.source,

@@ -29,7 +29,8 @@ export class ZipInspector implements StreamInspector<ZipStats> {
     this.bytes += buf.length;
     if (this.head.length < LOCAL_HEADER.length) {
       this.head = Buffer.concat([this.head, buf.subarray(0, LOCAL_HEADER.length - this.head.length)]);
-      if (this.head.length === LOCAL_HEADER.length && !this.head.equals(LOCAL_HEADER)) throw this.invalid('it does not start like a zip file');
+      if (this.head.length === LOCAL_HEADER.length && !this.head.equals(LOCAL_HEADER))
+        throw this.invalid('it does not start like a zip file');
     }
     this.tail =
       buf.length >= TAIL_BYTES
@@ -38,8 +39,10 @@ export class ZipInspector implements StreamInspector<ZipStats> {
   }
 
   async end(): Promise<ZipStats> {
-    if (this.bytes < LOCAL_HEADER.length || !this.head.equals(LOCAL_HEADER)) throw this.invalid('it does not start like a zip file');
-    if (this.tail.lastIndexOf(END_OF_DIRECTORY) < 0) throw this.invalid('its end of central directory is missing (cut short?)');
+    if (this.bytes < LOCAL_HEADER.length || !this.head.equals(LOCAL_HEADER))
+      throw this.invalid('it does not start like a zip file');
+    if (this.tail.lastIndexOf(END_OF_DIRECTORY) < 0)
+      throw this.invalid('its end of central directory is missing (cut short?)');
     return { bytes: this.bytes };
   }
 

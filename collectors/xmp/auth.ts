@@ -155,7 +155,8 @@ export function loginResult(answer: unknown, options: XmpOptions, nowMs: number)
     );
   }
   const expiresIn = consoleApi.expires_in_field ? at(answer, consoleApi.expires_in_field) : undefined;
-  const seconds = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : consoleApi.token_lifetime_seconds;
+  const seconds =
+    typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : consoleApi.token_lifetime_seconds;
   return { token, expiresAt: nowMs + seconds * 1000 };
 }
 

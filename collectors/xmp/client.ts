@@ -100,7 +100,9 @@ export class XmpClient {
           // One more try with a fresh login (the broker's token may just have been replaced); not more.
           if (!refusedOnce && (await this.auth.refused(credentials))) {
             refusedOnce = true;
-            this.deps.log.warn(`XMP refused the token of account ${this.account} (${verdict.why}); retrying once`);
+            this.deps.log.warn(
+              `XMP refused the token of account ${this.account} (${verdict.why}); retrying once`,
+            );
             continue;
           }
           throw this.refusal(path, verdict.why, refusedOnce);
@@ -117,14 +119,21 @@ export class XmpClient {
           if (++transient >= XMP_RETRY.attempts) throw verdict.error;
           const retryAfter = verdict.error instanceof UpstreamHttpError ? verdict.error.retryAfterMs : null;
           const delayMs = retryAfter ?? backoffDelayMs(transient, XMP_RETRY, this.deps.random);
-          this.deps.log.warn(`XMP call failed, retrying in ${delayMs} ms`, { path, error: verdict.error.message });
+          this.deps.log.warn(`XMP call failed, retrying in ${delayMs} ms`, {
+            path,
+            error: verdict.error.message,
+          });
           await this.deps.clock.sleep(delayMs, this.deps.signal);
         }
       }
     }
   }
 
-  private async attempt(path: string, params: Record<string, unknown>, credentials: Credentials): Promise<Verdict> {
+  private async attempt(
+    path: string,
+    params: Record<string, unknown>,
+    credentials: Credentials,
+  ): Promise<Verdict> {
     let body: Buffer;
     try {
       const response = await requestUpstream(this.deps, {
@@ -140,7 +149,8 @@ export class XmpClient {
       if (this.deps.signal.aborted) throw error;
       if (error instanceof UpstreamHttpError && (error.status === 401 || error.status === 403))
         return { kind: 'refused', why: `HTTP ${error.status}` };
-      if (error instanceof UpstreamHttpError && error.status === 429) return { kind: 'too-frequent', why: 'HTTP 429' };
+      if (error instanceof UpstreamHttpError && error.status === 429)
+        return { kind: 'too-frequent', why: 'HTTP 429' };
       if (isRetryableRunError(error) && error instanceof Error) return { kind: 'transient', error };
       throw error;
     }
@@ -154,9 +164,16 @@ export class XmpClient {
       case 'auth':
         return { kind: 'refused', why };
       case 'transient':
-        return { kind: 'transient', error: new SchedulerError('UPSTREAM_HTTP', `POST ${this.base}${path} answered ${why}`) };
+        return {
+          kind: 'transient',
+          error: new SchedulerError('UPSTREAM_HTTP', `POST ${this.base}${path} answered ${why}`),
+        };
       case 'permanent':
-        throw new PermanentError(`POST ${this.base}${path} answered ${why}`, { details: { xmp_code: envelope.code } }, 'UPSTREAM_HTTP');
+        throw new PermanentError(
+          `POST ${this.base}${path} answered ${why}`,
+          { details: { xmp_code: envelope.code } },
+          'UPSTREAM_HTTP',
+        );
     }
   }
 
@@ -185,7 +202,11 @@ function parseEnvelope(body: Buffer, url: string): Envelope {
     parsed = null;
   }
   if (parsed === null || typeof parsed !== 'object' || typeof (parsed as Envelope).code !== 'number') {
-    throw new PermanentError(`POST ${url} did not answer XMP's {code, msg, data} envelope: "${excerpt(body, 120)}"`, {}, 'UPSTREAM_INVALID');
+    throw new PermanentError(
+      `POST ${url} did not answer XMP's {code, msg, data} envelope: "${excerpt(body, 120)}"`,
+      {},
+      'UPSTREAM_INVALID',
+    );
   }
   return parsed as Envelope;
 }

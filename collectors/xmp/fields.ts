@@ -49,7 +49,11 @@ export function availableMetrics(deps: FieldsDeps, reportType: FieldsReportType)
   return pending;
 }
 
-async function fetchFields(deps: FieldsDeps, day: string, reportType: FieldsReportType): Promise<string[] | null> {
+async function fetchFields(
+  deps: FieldsDeps,
+  day: string,
+  reportType: FieldsReportType,
+): Promise<string[] | null> {
   const stateKey = `fields/${deps.account}/${reportType}.json`;
   const stored = (await readJson<FieldsRecord>(deps.state, stateKey).catch(() => null))?.value;
   if (stored?.day === day && Array.isArray(stored.fields)) return stored.fields;

@@ -10,7 +10,13 @@ import { XmpClient, type EnvelopeRules } from './client';
 import { addDays, reportDays } from './dates';
 import { availableMetrics, unknownMetricsError, type FieldsReportType } from './fields';
 import { accountLimiter } from './limiter';
-import { credentialRefs, parseXmpOptions, type ConsoleOptions, type XmpOptions, type XmpReport } from './options';
+import {
+  credentialRefs,
+  parseXmpOptions,
+  type ConsoleOptions,
+  type XmpOptions,
+  type XmpReport,
+} from './options';
 import { pullConsoleReport, pullReport } from './reports';
 
 /**
@@ -44,7 +50,9 @@ async function credentials(ctx: CollectorContext<XmpOptions>): Promise<{ id: str
   const refs = credentialRefs(options);
   const [id, secret] = await Promise.all([ctx.secrets.get(refs.id), ctx.secrets.get(refs.secret)]);
   if (!id || !secret) {
-    const missing = [!id ? describeRef(refs.id) : null, !secret ? describeRef(refs.secret) : null].filter(Boolean);
+    const missing = [!id ? describeRef(refs.id) : null, !secret ? describeRef(refs.secret) : null].filter(
+      Boolean,
+    );
     throw new SkipRun(
       'missing_credentials',
       options.auth === 'signed'
@@ -57,7 +65,12 @@ async function credentials(ctx: CollectorContext<XmpOptions>): Promise<{ id: str
   return { id, secret };
 }
 
-function makeClient(ctx: CollectorContext<XmpOptions>, id: string, secret: string, onLogin: () => void): XmpClient {
+function makeClient(
+  ctx: CollectorContext<XmpOptions>,
+  id: string,
+  secret: string,
+  onLogin: () => void,
+): XmpClient {
   const options = ctx.options;
   const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
   const limiter = accountLimiter(ctx.clock, options.account, options.requests_per_minute);
@@ -67,7 +80,14 @@ function makeClient(ctx: CollectorContext<XmpOptions>, id: string, secret: strin
     authErrorCodes: options.auth_error_codes,
   };
   if (options.auth === 'signed')
-    return new XmpClient(upstream, options.base_url, signedAuth(id, secret, ctx.clock), limiter, rules, options.account);
+    return new XmpClient(
+      upstream,
+      options.base_url,
+      signedAuth(id, secret, ctx.clock),
+      limiter,
+      rules,
+      options.account,
+    );
   const c = options.console as ConsoleOptions;
   const auth = loginAuth({
     upstream: { fetch: ctx.fetch, clock: ctx.clock, log: ctx.log },
@@ -78,7 +98,14 @@ function makeClient(ctx: CollectorContext<XmpOptions>, id: string, secret: strin
     password: secret,
     onLogin,
   });
-  return new XmpClient(upstream, c.api_base, auth, limiter, { ...rules, successCodes: c.success_codes }, options.account);
+  return new XmpClient(
+    upstream,
+    c.api_base,
+    auth,
+    limiter,
+    { ...rules, successCodes: c.success_codes },
+    options.account,
+  );
 }
 
 async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResult> {
@@ -112,7 +139,9 @@ async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResul
     }
   }
   await putJson(ctx.state, 'pending.json', stillPending);
-  ctx.log.info(`XMP ${options.mode} pull of ${window.join(', ')} done: ${records} rows`, { requests: client.requests });
+  ctx.log.info(`XMP ${options.mode} pull of ${window.join(', ')} done: ${records} rows`, {
+    requests: client.requests,
+  });
   return {
     records,
     summary: {
@@ -132,13 +161,24 @@ async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResul
 }
 
 /** One report's day, written as NDJSON (even when empty, so a rerun replaces what an earlier pull left). */
-async function pullDay(ctx: CollectorContext<XmpOptions>, client: XmpClient, report: XmpReport, day: string): Promise<number> {
+async function pullDay(
+  ctx: CollectorContext<XmpOptions>,
+  client: XmpClient,
+  report: XmpReport,
+  day: string,
+): Promise<number> {
   const rows =
-    ctx.options.auth === 'login' ? await pullConsoleReport(client, day, ctx.options) : await pullReport(client, report, day, ctx.options);
-  await ctx.output.write(`${ctx.options.account}/${report}/${day}.ndjson`, rows.map((r) => JSON.stringify(r) + '\n').join(''), {
-    contentType: 'application/x-ndjson',
-    records: rows.length,
-  });
+    ctx.options.auth === 'login'
+      ? await pullConsoleReport(client, day, ctx.options)
+      : await pullReport(client, report, day, ctx.options);
+  await ctx.output.write(
+    `${ctx.options.account}/${report}/${day}.ndjson`,
+    rows.map((r) => JSON.stringify(r) + '\n').join(''),
+    {
+      contentType: 'application/x-ndjson',
+      records: rows.length,
+    },
+  );
   return rows.length;
 }
 
@@ -148,7 +188,14 @@ async function metricProblem(ctx: CollectorContext<XmpOptions>, client: XmpClien
     report === 'ad_report' ? 'ad' : report === 'creative_report' ? 'material' : null;
   if (!reportType || !ctx.options.check_metrics || ctx.options.auth !== 'signed') return null;
   const available = await availableMetrics(
-    { client, state: ctx.state, clock: ctx.clock, log: ctx.log, signal: ctx.signal, account: ctx.options.account },
+    {
+      client,
+      state: ctx.state,
+      clock: ctx.clock,
+      log: ctx.log,
+      signal: ctx.signal,
+      account: ctx.options.account,
+    },
     reportType,
   );
   if (!available) return null;

@@ -31,10 +31,16 @@ export type XmpReport = (typeof XMP_REPORTS)[number];
 /** USD, CNY or EUR (the ad report's `currency`, the creative report's `cost_currency`; any case). */
 export const CURRENCIES = ['USD', 'CNY', 'EUR'] as const;
 
-const envName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'));
+const envName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'),
+);
 const secretName = v.pipe(
   v.string(),
-  v.regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must look like projects/P/secrets/S/versions/V'),
+  v.regex(
+    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+    'must look like projects/P/secrets/S/versions/V',
+  ),
 );
 const metricName = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'is not a metric name'));
 const metricList = v.pipe(v.array(metricName), v.minLength(1, 'must name at least one metric'));
@@ -56,11 +62,17 @@ const consoleSchema = v.strictObject({
   expires_in_field: v.optional(dotPath),
   token_lifetime_seconds: v.optional(wholeNumber(60, 30 * 24 * 3600), 3600),
   /** The header carrying the token, and the scheme before it ("" sends the bare token). */
-  token_header: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]+$/, 'is not a header name')), 'Authorization'),
+  token_header: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]+$/, 'is not a header name')),
+    'Authorization',
+  ),
   token_scheme: v.optional(v.string(), 'Bearer'),
   /** The console's API (seen in public clients: https://xmp-api.mobvista.com/admanage/channel/summary). */
   api_base: v.optional(httpUrl, 'https://xmp-api.mobvista.com'),
-  report_path: v.optional(v.pipe(v.string(), v.regex(/^\/\S*$/, 'must be a path starting with "/"')), '/admanage/channel/summary'),
+  report_path: v.optional(
+    v.pipe(v.string(), v.regex(/^\/\S*$/, 'must be a path starting with "/"')),
+    '/admanage/channel/summary',
+  ),
   /** Body field names for the day window, the metrics and the dimensions; constant fields in `body`. */
   start_field: v.optional(v.string(), 'start_time'),
   end_field: v.optional(v.string(), 'end_time'),
@@ -76,18 +88,27 @@ const optionsSchema = v.strictObject({
    * request budget. Give xmp and xmp-daily the same key when they use the same XMP account.
    */
   account: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be letters, digits, ".", "_" or "-" (at most 100)')),
+    v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be letters, digits, ".", "_" or "-" (at most 100)'),
+    ),
     'xmp',
   ),
   mode: v.optional(v.picklist(XMP_MODES, `must be one of ${XMP_MODES.join(', ')}`), 'realtime'),
   auth: v.optional(v.picklist(XMP_AUTH_STYLES, `must be one of ${XMP_AUTH_STYLES.join(', ')}`), 'signed'),
   base_url: v.optional(httpUrl, DEFAULT_BASE_URL),
   /** The ad account's time zone: it decides what "today" and "yesterday" are. */
-  timezone: v.optional(v.pipe(v.string(), v.check(isValidTimezone, 'is not an IANA time zone (e.g. Asia/Shanghai, UTC)')), 'UTC'),
+  timezone: v.optional(
+    v.pipe(v.string(), v.check(isValidTimezone, 'is not an IANA time zone (e.g. Asia/Shanghai, UTC)')),
+    'UTC',
+  ),
   /** How many days realtime mode re-pulls, today included. */
   realtime_days: v.optional(wholeNumber(1, 7), 2),
   reports: v.optional(
-    v.pipe(v.array(v.picklist(XMP_REPORTS, `must be one of ${XMP_REPORTS.join(', ')}`)), v.minLength(1, 'must name at least one report')),
+    v.pipe(
+      v.array(v.picklist(XMP_REPORTS, `must be one of ${XMP_REPORTS.join(', ')}`)),
+      v.minLength(1, 'must name at least one report'),
+    ),
     [...XMP_REPORTS],
   ),
 
@@ -153,7 +174,11 @@ export function parseXmpOptions(raw: Readonly<Record<string, unknown>>): XmpOpti
   if (options.auth === 'login' && raw['reports'] === undefined) return { ...options, reports: ['ad_report'] };
   if (options.auth === 'login' && options.reports.some((r) => r !== 'ad_report')) {
     throw optionsError([
-      { path: ['reports'], message: 'only ad_report is pulled through the console API (auth: login); use auth: signed for the creative reports' },
+      {
+        path: ['reports'],
+        message:
+          'only ad_report is pulled through the console API (auth: login); use auth: signed for the creative reports',
+      },
     ]);
   }
   return options;
@@ -166,6 +191,12 @@ function ref(secret: string | undefined, env: string): CredentialRef {
 /** Where each credential comes from; a Secret Manager reference wins over the env var. */
 export function credentialRefs(options: XmpOptions): Record<'id' | 'secret', CredentialRef> {
   return options.auth === 'signed'
-    ? { id: ref(options.client_id_secret, options.client_id_env), secret: ref(options.client_secret_secret, options.client_secret_env) }
-    : { id: ref(options.username_secret, options.username_env), secret: ref(options.password_secret, options.password_env) };
+    ? {
+        id: ref(options.client_id_secret, options.client_id_env),
+        secret: ref(options.client_secret_secret, options.client_secret_env),
+      }
+    : {
+        id: ref(options.username_secret, options.username_env),
+        secret: ref(options.password_secret, options.password_env),
+      };
 }

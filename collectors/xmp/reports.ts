@@ -19,7 +19,12 @@ export const MAX_PAGES = 10_000;
  * ad accounts' own currencies (Ad Report page: "returns the currency of the advertising account on the
  * media side if not passed").
  */
-export async function pullReport(client: XmpClient, report: XmpReport, day: string, options: XmpOptions): Promise<unknown[]> {
+export async function pullReport(
+  client: XmpClient,
+  report: XmpReport,
+  day: string,
+  options: XmpOptions,
+): Promise<unknown[]> {
   const path = REPORT_PATHS[report];
   const window = { start_date: day, end_date: day };
   switch (report) {
@@ -83,14 +88,23 @@ export function pullConsoleReport(client: XmpClient, day: string, options: XmpOp
 }
 
 /** `page` from 1 with `page_size` rows each, until a page shorter than that (an empty one included). */
-async function paged(client: XmpClient, path: string, body: Record<string, unknown>, pageSize: number): Promise<unknown[]> {
+async function paged(
+  client: XmpClient,
+  path: string,
+  body: Record<string, unknown>,
+  pageSize: number,
+): Promise<unknown[]> {
   const rows: unknown[] = [];
   for (let page = 1; page <= MAX_PAGES; page++) {
     const list = rowsOf(await client.call(path, { ...body, page, page_size: pageSize }), path);
     rows.push(...list);
     if (list.length < pageSize) return rows;
   }
-  throw new PermanentError(`POST ${path}: still answering full pages after ${MAX_PAGES} pages; is "page" ignored?`, {}, 'UPSTREAM_INVALID');
+  throw new PermanentError(
+    `POST ${path}: still answering full pages after ${MAX_PAGES} pages; is "page" ignored?`,
+    {},
+    'UPSTREAM_INVALID',
+  );
 }
 
 /** `data.list` (or a bare array in `data`, as the creative library answers); no data at all is an empty day. */

@@ -32,7 +32,10 @@ export function reportTable(report: ExecutionReport, width?: number): string {
 function detail(c: CollectorReport): string {
   if (c.error) return c.error_type ? `${c.error_type}: ${c.error}` : c.error;
   if (c.reason) return c.reason;
-  const result = c.result as { records?: unknown; units?: { failed?: number; total?: number; failures?: { unit: string; error: string }[] } } | null;
+  const result = c.result as {
+    records?: unknown;
+    units?: { failed?: number; total?: number; failures?: { unit: string; error: string }[] };
+  } | null;
   const units = result?.units;
   if (c['partial'] === true && units) {
     const first = units.failures?.[0];

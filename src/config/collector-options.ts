@@ -45,7 +45,10 @@ export function applyCollectorOptions(
         : {
             options: {},
             from: {},
-            unmapped: Object.keys(section).map((key) => ({ key, why: `the ${spec.name} collector takes no data_sources settings` })),
+            unmapped: Object.keys(section).map((key) => ({
+              key,
+              why: `the ${spec.name} collector takes no data_sources settings`,
+            })),
           };
       if (!used.has(sourceKey)) {
         used.add(sourceKey);

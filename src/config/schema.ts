@@ -175,7 +175,11 @@ const cloudFunctionsSchema = v.looseObject({
 const monitoringSchema = v.looseObject({
   enable_alerts: v.optional(v.boolean()),
   alert_channels: v.optional(
-    v.nullable(v.array(v.union([v.string(), v.record(v.string(), v.unknown())], 'must be a channel name or a mapping'))),
+    v.nullable(
+      v.array(
+        v.union([v.string(), v.record(v.string(), v.unknown())], 'must be a channel name or a mapping'),
+      ),
+    ),
   ),
   failure_threshold: v.optional(positiveInt(1000)),
 });

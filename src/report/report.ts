@@ -106,8 +106,9 @@ export function collectorReport(o: CollectorOutcome): CollectorReport {
  * reasons are in `result.units.failures` and the manifest.
  */
 export function partialFields(status: string, result: unknown): { partial?: true; units?: unknown } {
-  const units = (result as { units?: { total?: unknown; succeeded?: unknown; skipped?: unknown; failed?: unknown } } | null)
-    ?.units;
+  const units = (
+    result as { units?: { total?: unknown; succeeded?: unknown; skipped?: unknown; failed?: unknown } } | null
+  )?.units;
   if (status !== 'success' || !units || typeof units.failed !== 'number' || units.failed === 0) return {};
   return {
     partial: true,

@@ -123,9 +123,11 @@ ${extra}`,
       const text = await cli(['run', '--config', config, '--dry-run']);
       expect(text.code).toBe(0);
       expect(text.stdout).toMatch(/not used from .*config\.yaml \(3\):/);
-      expect(text.stdout).toMatch(/^  features: feature flags of the original project; nothing here reads them$/m);
-      expect(text.stdout).toMatch(/^  processing_config: /m);
-      expect(text.stdout).toMatch(/^  data_sources\.dvf: no configured collector runs it$/m);
+      expect(text.stdout).toMatch(
+        /^ {2}features: feature flags of the original project; nothing here reads them$/m,
+      );
+      expect(text.stdout).toMatch(/^ {2}processing_config: /m);
+      expect(text.stdout).toMatch(/^ {2}data_sources\.dvf: no configured collector runs it$/m);
       const json = await cli(['run', '--config', config, '--dry-run', '--json']);
       expect(JSON.parse(json.stdout).config_ignored).toEqual([
         { path: 'processing_config', why: expect.any(String) },

@@ -81,7 +81,11 @@ describe('dvf collector', () => {
       expect(up.fileRequests()[2]).toBe('/geo-dvf/2025-04/csv/2024/departements/33.csv.gz');
       const revised = up.file('2025-04', 2024, '33');
       expect(next.record.manifest?.objects).toEqual([
-        expect.objectContaining({ key: '2025-04/2024/departements/33.csv.gz', md5: md5(revised.gz), records: revised.rows }),
+        expect.objectContaining({
+          key: '2025-04/2024/departements/33.csv.gz',
+          md5: md5(revised.gz),
+          records: revised.rows,
+        }),
       ]);
       expect(next.record.result?.summary).toMatchObject({
         revised: { files: ['2024/33'] },
@@ -102,7 +106,10 @@ describe('dvf collector', () => {
     const { up, h } = await setup();
     const { record } = await h.run(dvf, { base_url: up.baseUrl, files: 'national', years: [2024, 2025] });
     expect(record.status).toBe('success');
-    expect(record.manifest?.objects.map((o) => o.key)).toEqual(['2025-04/2024/full.csv.gz', '2025-04/2025/full.csv.gz']);
+    expect(record.manifest?.objects.map((o) => o.key)).toEqual([
+      '2025-04/2024/full.csv.gz',
+      '2025-04/2025/full.csv.gz',
+    ]);
     expect(record.manifest?.objects[0]?.records).toBe(up.file('2025-04', 2024, 'full').rows);
     expect(up.fileRequests()).toEqual([
       '/geo-dvf/2025-04/csv/2024/full.csv.gz',
@@ -110,10 +117,49 @@ describe('dvf collector', () => {
     ]);
   });
 
+  it('with count_rows: false, checks the header only and stores the file whole, rows uncounted', async () => {
+    const { up, h } = await setup({ rows: () => 5000 });
+    const { record } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      files: 'national',
+      years: [2025],
+      count_rows: false,
+    });
+    expect(record.status).toBe('success');
+    const served = up.file('2025-04', 2025, 'full');
+    expect(record.manifest?.objects).toEqual([
+      expect.objectContaining({
+        key: '2025-04/2025/full.csv.gz',
+        records: null,
+        md5: md5(served.gz),
+        bytes: served.gz.length,
+      }),
+    ]);
+
+    const wrong = DVF_COLUMNS.map((c) => (c === 'latitude' ? 'lat' : c)).join(',');
+    await upstream!.close();
+    const other = await setup({ header: wrong });
+    const bad = await other.h.run(dvf, {
+      base_url: other.up.baseUrl,
+      files: 'national',
+      years: [2025],
+      count_rows: false,
+    });
+    expect(bad.record.status).toBe('failed');
+    expect(bad.record.error).toContain('header column 40 is "lat", expected "latitude"');
+  });
+
   it('isolates a failing file: the others are stored, the run is success with the failure in its manifest', async () => {
     const { up, h } = await setup();
-    up.faults.inject({ kind: 'status', status: 502 }, { times: 100, match: /2025\/departements\/33\.csv\.gz$/ });
-    const { record, httpStatus } = await h.run(dvf, { base_url: up.baseUrl, departements: ['13', '33', '44'], years: [2025] });
+    up.faults.inject(
+      { kind: 'status', status: 502 },
+      { times: 100, match: /2025\/departements\/33\.csv\.gz$/ },
+    );
+    const { record, httpStatus } = await h.run(dvf, {
+      base_url: up.baseUrl,
+      departements: ['13', '33', '44'],
+      years: [2025],
+    });
 
     expect(httpStatus).toBe(200);
     expect(record.status).toBe('success');
@@ -125,7 +171,14 @@ describe('dvf collector', () => {
       total: 3,
       succeeded: 2,
       failed: 1,
-      failures: [{ unit: 'file 2025/33', errorType: 'HTTPError', retryable: true, error: expect.stringContaining('answered 502') }],
+      failures: [
+        {
+          unit: 'file 2025/33',
+          errorType: 'HTTPError',
+          retryable: true,
+          error: expect.stringContaining('answered 502'),
+        },
+      ],
     });
     expect(record.result?.units).toMatchObject({ failed: 1 });
     // No watermark for the failed file: the next run tries it again.
@@ -227,8 +280,13 @@ describe('dvf collector', () => {
     expect(record.status).toBe('failed');
     expect(record.retryable).toBe(false);
     expect(httpStatus).toBe(200);
-    expect(record.error).toContain('options.years: 2019 is not in geo-dvf release 2025-04, which holds 2023, 2024, 2025');
-    expect(record.manifest?.units).toMatchObject({ failed: 2, failures: [{ unit: '2019' }, { unit: '2020' }] });
+    expect(record.error).toContain(
+      'options.years: 2019 is not in geo-dvf release 2025-04, which holds 2023, 2024, 2025',
+    );
+    expect(record.manifest?.units).toMatchObject({
+      failed: 2,
+      failures: [{ unit: '2019' }, { unit: '2020' }],
+    });
     expect(up.fileRequests()).toEqual([]);
   });
 
@@ -351,20 +409,30 @@ describe('dvf collector', () => {
 describe('dvf helpers', () => {
   it('finds the newest release folder in a listing, YYYY-MM or YYYY-MM-DD', () => {
     const newest = (html: string) => newestRelease(parseIndex(html));
-    expect(newest('<a href="2024-10/">2024-10/</a><a href="2025-04/">x</a><a href="latest/">')).toBe('2025-04');
+    expect(newest('<a href="2024-10/">2024-10/</a><a href="2025-04/">x</a><a href="latest/">')).toBe(
+      '2025-04',
+    );
     expect(newest('<a href="/geo-dvf/2023-06/">2023-06/</a>')).toBe('2023-06');
-    expect(newest('<a href="2025-06-20/">a</a>\n<a href="2025-06/">b</a>\n<a href="2025-06-15/">c</a>')).toBe('2025-06');
+    expect(newest('<a href="2025-06-20/">a</a>\n<a href="2025-06/">b</a>\n<a href="2025-06-15/">c</a>')).toBe(
+      '2025-06',
+    );
     expect(newest('<a href="latest/">latest/</a>')).toBeNull();
   });
 
   it('reads size and date from both listing markups', () => {
-    const nginx = parseIndex('<pre><a href="../">../</a>\n<a href="01.csv.gz">01.csv.gz</a>     02-Apr-2025 10:00     1234567\n<a href="2024/">2024/</a>   02-Apr-2025 10:00   -\n</pre>');
+    const nginx = parseIndex(
+      '<pre><a href="../">../</a>\n<a href="01.csv.gz">01.csv.gz</a>     02-Apr-2025 10:00     1234567\n<a href="2024/">2024/</a>   02-Apr-2025 10:00   -\n</pre>',
+    );
     expect(nginx).toEqual([
       { name: '01.csv.gz', isDirectory: false, size: '1234567', bytes: 1234567, date: '02-Apr-2025 10:00' },
       { name: '2024', isDirectory: true, size: null, bytes: null, date: '02-Apr-2025 10:00' },
     ]);
-    const table = parseIndex('<tr><td><a href="/geo-dvf/2025-10/csv/2024/departements/2A.csv.gz">2A.csv.gz</a></td><td>4567</td><td>2025-10-16 08:12</td></tr>');
-    expect(table).toEqual([{ name: '2A.csv.gz', isDirectory: false, size: '4567', bytes: 4567, date: '2025-10-16 08:12' }]);
+    const table = parseIndex(
+      '<tr><td><a href="/geo-dvf/2025-10/csv/2024/departements/2A.csv.gz">2A.csv.gz</a></td><td>4567</td><td>2025-10-16 08:12</td></tr>',
+    );
+    expect(table).toEqual([
+      { name: '2A.csv.gz', isDirectory: false, size: '4567', bytes: 4567, date: '2025-10-16 08:12' },
+    ]);
   });
 
   it('names what is wrong with a header', () => {

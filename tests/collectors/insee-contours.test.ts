@@ -30,7 +30,10 @@ const codes = (data: Buffer | null) =>
 describe('insee-contours collector, geo.api.gouv.fr', () => {
   it('includes the arrondissements of Paris, Lyon and Marseille (the codes DVF and SIRENE use)', async () => {
     const { up, h } = await setup(['75', '69', '13', '92']);
-    const { record } = await h.run(inseeContours, { base_url: up.url, departements: ['75', '69', '13', '92'] });
+    const { record } = await h.run(inseeContours, {
+      base_url: up.url,
+      departements: ['75', '69', '13', '92'],
+    });
 
     expect(record.status).toBe('success');
     await verifyManifest(h.raw, 'insee-contours', record.manifest!);
@@ -40,9 +43,17 @@ describe('insee-contours collector, geo.api.gouv.fr', () => {
     expect(codes(await h.readRaw('insee-contours', '2026-11-22/communes-69.geojson'))).toContain('69381');
     expect(codes(await h.readRaw('insee-contours', '2026-11-22/communes-13.geojson'))).toContain('13216');
     expect(codes(await h.readRaw('insee-contours', '2026-11-22/communes-92.geojson'))).toHaveLength(4);
-    const asked = up.server.requests.map((r) => new URL(r.path, 'http://x')).filter((u) => u.pathname === '/communes');
-    expect(asked.map((u) => u.searchParams.get('type'))).toEqual(Array(4).fill('commune-actuelle,arrondissement-municipal'));
-    expect(record.result?.summary).toMatchObject({ source: 'api', version: '5.2.0', communes: 4 + 24 + 13 + 20 });
+    const asked = up.server.requests
+      .map((r) => new URL(r.path, 'http://x'))
+      .filter((u) => u.pathname === '/communes');
+    expect(asked.map((u) => u.searchParams.get('type'))).toEqual(
+      Array(4).fill('commune-actuelle,arrondissement-municipal'),
+    );
+    expect(record.result?.summary).toMatchObject({
+      source: 'api',
+      version: '5.2.0',
+      communes: 4 + 24 + 13 + 20,
+    });
   });
 
   it('skips départements while the API serves the same data, and fetches them again when it changes', async () => {
@@ -70,7 +81,10 @@ describe('insee-contours collector, geo.api.gouv.fr', () => {
   it('isolates a failing département: the others are stored, the failure is in the manifest', async () => {
     const { up, h } = await setup(['92', '93', '94']);
     up.faults.inject({ kind: 'status', status: 500 }, { times: 10, match: /codeDepartement=93/ });
-    const { record, httpStatus } = await h.run(inseeContours, { base_url: up.url, departements: ['92', '93', '94', '95'] });
+    const { record, httpStatus } = await h.run(inseeContours, {
+      base_url: up.url,
+      departements: ['92', '93', '94', '95'],
+    });
     expect(httpStatus).toBe(200);
     expect(record.status).toBe('success');
     expect(record.manifest?.objects.map((o) => o.key)).toEqual([
@@ -107,7 +121,9 @@ describe('insee-contours collector, Etalab static files', () => {
       'static/2024/epci-100m.geojson.gz',
     ]);
     const stored = await h.readRaw('insee-contours', 'static/2024/communes-100m.geojson.gz');
-    expect(JSON.parse(gunzipSync(stored!).toString('utf8')).features[0].properties).toMatchObject({ year: 2024 });
+    expect(JSON.parse(gunzipSync(stored!).toString('utf8')).features[0].properties).toMatchObject({
+      year: 2024,
+    });
     expect(record.result?.summary).toMatchObject({ stored: { communes: '2024', epci: '2024' } });
 
     // Same year still served: skipped without downloading; the new year once published.
@@ -158,7 +174,12 @@ describe('insee-contours collector, Etalab static files', () => {
       }),
     ).toEqual({
       options: { layers: ['communes', 'departements'], year: 2024, fallback_years: [2023], source: 'static' },
-      from: { layers: 'data_types', year: 'target_year', fallback_years: 'fallback_years', source: 'data_types' },
+      from: {
+        layers: 'data_types',
+        year: 'target_year',
+        fallback_years: 'fallback_years',
+        source: 'data_types',
+      },
       unmapped: [{ key: 'formats', why: expect.stringContaining('GeoJSON') }],
     });
   });

@@ -33,7 +33,10 @@ const MONTHS = [
   stockFile('2026-12-01-StockEtablissement_utf8.zip', 100 * KB, 12),
 ];
 
-async function setup(files = MONTHS, options: { listing?: boolean } = {}): Promise<{ up: StockUpstream; h: Harness }> {
+async function setup(
+  files = MONTHS,
+  options: { listing?: boolean } = {},
+): Promise<{ up: StockUpstream; h: Harness }> {
   upstream = await startStockUpstream(files, options);
   return { up: upstream, h: makeHarness(temp.make('sirene-stock')) };
 }
@@ -50,10 +53,17 @@ describe('sirene collector, stock source', () => {
     expect(stored?.length).toBe(up.zipSize('2026-11-01-StockEtablissement_utf8.zip'));
     expect(md5(stored!)).toBe(up.lastMd5());
     expect(record.manifest?.objects).toEqual([
-      expect.objectContaining({ key: 'stock/2026-11/StockEtablissement_utf8.zip', contentType: 'application/zip', records: null }),
+      expect.objectContaining({
+        key: 'stock/2026-11/StockEtablissement_utf8.zip',
+        contentType: 'application/zip',
+        records: null,
+      }),
     ]);
     await verifyManifest(h.raw, 'sirene', record.manifest!);
-    expect(record.result?.summary).toMatchObject({ source: 'stock', stored: ['StockEtablissement_utf8.zip 2026-11'] });
+    expect(record.result?.summary).toMatchObject({
+      source: 'stock',
+      stored: ['StockEtablissement_utf8.zip 2026-11'],
+    });
     // Streamed, not buffered: the store received it in many chunks.
     const stream = h.raw.streams.find((s) => s.key.endsWith('StockEtablissement_utf8.zip'))!;
     expect(stream.chunks).toBeGreaterThan(3);
@@ -66,11 +76,15 @@ describe('sirene collector, stock source', () => {
     const again = await h.run(sirene, options, { env: {}, scheduledTime: '2026-11-23T02:00:00Z' });
     expect(up.fileRequests()).toEqual(['/insee-sirene/2026-10-01-StockEtablissement_utf8.zip']);
     expect(again.record.manifest?.objects).toEqual([]);
-    expect(again.record.result?.summary).toMatchObject({ skipped: { files: ['StockEtablissement_utf8.zip 2026-10'] } });
+    expect(again.record.result?.summary).toMatchObject({
+      skipped: { files: ['StockEtablissement_utf8.zip 2026-10'] },
+    });
 
     up.add(MONTHS[2]!);
     const next = await h.run(sirene, options, { env: {}, scheduledTime: '2026-11-24T02:00:00Z' });
-    expect(next.record.manifest?.objects.map((o) => o.key)).toEqual(['stock/2026-11/StockEtablissement_utf8.zip']);
+    expect(next.record.manifest?.objects.map((o) => o.key)).toEqual([
+      'stock/2026-11/StockEtablissement_utf8.zip',
+    ]);
   });
 
   it('takes StockUniteLegale too when listed in stock_files, and months_back months of each', async () => {
@@ -96,9 +110,15 @@ describe('sirene collector, stock source', () => {
   it('without a listing, takes the undated latest file once per month', async () => {
     const { up, h } = await setup(MONTHS, { listing: false });
     const first = await h.run(sirene, { stock_base_url: up.baseUrl }, { env: {} });
-    expect(first.record.manifest?.objects.map((o) => o.key)).toEqual(['stock/2026-11/StockEtablissement_utf8.zip']);
+    expect(first.record.manifest?.objects.map((o) => o.key)).toEqual([
+      'stock/2026-11/StockEtablissement_utf8.zip',
+    ]);
     expect(up.fileRequests()).toEqual(['/insee-sirene/StockEtablissement_utf8.zip']);
-    const second = await h.run(sirene, { stock_base_url: up.baseUrl }, { env: {}, scheduledTime: '2026-11-25T02:00:00Z' });
+    const second = await h.run(
+      sirene,
+      { stock_base_url: up.baseUrl },
+      { env: {}, scheduledTime: '2026-11-25T02:00:00Z' },
+    );
     expect(second.record.status).toBe('success');
     expect(up.fileRequests()).toHaveLength(1);
   });
@@ -112,7 +132,10 @@ describe('sirene collector, stock source', () => {
     expect(md5((await h.readRaw('sirene', 'stock/2026-11/StockEtablissement_utf8.zip'))!)).toBe(up.lastMd5());
 
     const other = makeHarness(temp.make('sirene-stock-html'));
-    up.faults.inject({ kind: 'status', status: 200, body: '<html>maintenance</html>' }, { match: /StockEtablissement/ });
+    up.faults.inject(
+      { kind: 'status', status: 200, body: '<html>maintenance</html>' },
+      { match: /StockEtablissement/ },
+    );
     const html = await other.run(sirene, { stock_base_url: up.baseUrl }, { env: {} });
     expect(html.record.status).toBe('failed');
     expect(html.record.retryable).toBe(false);
@@ -125,7 +148,10 @@ describe('sirene collector, stock source', () => {
     up.faults.inject({ kind: 'status', status: 503 }, { times: 10, match: /StockUniteLegale/ });
     const { record, httpStatus } = await h.run(
       sirene,
-      { stock_base_url: up.baseUrl, stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'] },
+      {
+        stock_base_url: up.baseUrl,
+        stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'],
+      },
       { env: {} },
     );
     expect(httpStatus).toBe(200);
@@ -162,7 +188,10 @@ describe('sirene collector, stock source', () => {
     const total = up.zipSize('2026-11-01-StockEtablissement_utf8.zip');
     expect(total).toBeGreaterThan(1200 * MB);
     expect(consumed).toBe(total);
-    expect(sink.streamed.get('sirene/stock/2026-11/StockEtablissement_utf8.zip')).toEqual({ bytes: total, md5: up.lastMd5() });
+    expect(sink.streamed.get('sirene/stock/2026-11/StockEtablissement_utf8.zip')).toEqual({
+      bytes: total,
+      md5: up.lastMd5(),
+    });
     expect(chunks).toBeGreaterThan(1000);
     expect(largestChunk).toBeLessThanOrEqual(MB);
     expect(mostInFlight).toBeLessThan(32 * MB);
@@ -183,10 +212,11 @@ describe('monthlyFiles', () => {
         .map((n) => `<a href="${n}">${n}</a>   01-Nov-2026 06:00   123\n`)
         .join(''),
     );
-    expect(monthlyFiles(entries, 'StockEtablissement_utf8.zip', '2026-10-31', 2).map((f) => f.source)).toEqual([
-      '2026-10-03-StockEtablissement_utf8.zip',
-      '2026-09-01-StockEtablissement_utf8.zip',
+    expect(
+      monthlyFiles(entries, 'StockEtablissement_utf8.zip', '2026-10-31', 2).map((f) => f.source),
+    ).toEqual(['2026-10-03-StockEtablissement_utf8.zip', '2026-09-01-StockEtablissement_utf8.zip']);
+    expect(monthlyFiles(entries, 'StockUniteLegale_utf8.zip', '2026-12-01', 3).map((f) => f.month)).toEqual([
+      '2026-10',
     ]);
-    expect(monthlyFiles(entries, 'StockUniteLegale_utf8.zip', '2026-12-01', 3).map((f) => f.month)).toEqual(['2026-10']);
   });
 });

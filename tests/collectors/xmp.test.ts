@@ -49,7 +49,11 @@ const signed = (up: XmpUpstream, extra: Record<string, unknown> = {}) => ({
   page_size: 5,
   ...extra,
 });
-const login = (up: XmpUpstream, extra: Record<string, unknown> = {}, consoleExtra: Record<string, unknown> = {}) => ({
+const login = (
+  up: XmpUpstream,
+  extra: Record<string, unknown> = {},
+  consoleExtra: Record<string, unknown> = {},
+) => ({
   auth: 'login',
   page_size: 5,
   console: { login_url: up.loginUrl, api_base: up.consoleBase, ...consoleExtra },
@@ -110,7 +114,10 @@ describe('xmp collector, signed Open API', () => {
     // Every call is signed with a timestamp of the run's clock; every report is paged.
     const ts = Math.floor(h.clock.now() / 1000);
     expect(up.calls.every((c) => c.outcome === 'ok' && c.auth === 'signed')).toBe(true);
-    expect(up.calls.filter((c) => c.path === FIELDS).map((c) => c.body['report_type'])).toEqual(['ad', 'material']);
+    expect(up.calls.filter((c) => c.path === FIELDS).map((c) => c.body['report_type'])).toEqual([
+      'ad',
+      'material',
+    ]);
     const ad = up.calls.find((c) => c.path === '/v2/media/account/report')!;
     expect(ad.body).toMatchObject({
       client_id: CLIENT_ID,
@@ -180,24 +187,31 @@ describe('xmp collector, signed Open API', () => {
     expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
   });
 
-  it.each(RATE_LIMIT_WORDINGS)('waits a minute and retries when XMP answers a rate limit worded "%s"', async (msg) => {
-    const { up, h } = await setup({ rateLimit: { code: 1006, msg } });
-    up.faults.inject(
-      { kind: 'status', status: 200, body: JSON.stringify({ code: 2001, msg }) },
-      { match: /account\/report/ },
-    );
-    const t0 = h.clock.now();
-    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], check_metrics: false }), { env: SIGNED_ENV });
-    expect(record.error).toBeNull();
-    expect(record.status).toBe('success');
-    expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
-    expect(record.result?.summary).toMatchObject({ requests: 3 });
-  });
+  it.each(RATE_LIMIT_WORDINGS)(
+    'waits a minute and retries when XMP answers a rate limit worded "%s"',
+    async (msg) => {
+      const { up, h } = await setup({ rateLimit: { code: 1006, msg } });
+      up.faults.inject(
+        { kind: 'status', status: 200, body: JSON.stringify({ code: 2001, msg }) },
+        { match: /account\/report/ },
+      );
+      const t0 = h.clock.now();
+      const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], check_metrics: false }), {
+        env: SIGNED_ENV,
+      });
+      expect(record.error).toBeNull();
+      expect(record.status).toBe('success');
+      expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
+      expect(record.result?.summary).toMatchObject({ requests: 3 });
+    },
+  );
 
   it('waits out the server’s own rate limit too (more runs than the budget allows, no limiter shared)', async () => {
     const { up, h } = await setup({ rateLimit: { code: 1006, msg: '请求太频繁' } });
     // The collector is told 20 a minute; the server allows 10.
-    const { record } = await h.run(xmp, signed(up, { requests_per_minute: 20, realtime_days: 3 }), { env: SIGNED_ENV });
+    const { record } = await h.run(xmp, signed(up, { requests_per_minute: 20, realtime_days: 3 }), {
+      env: SIGNED_ENV,
+    });
     expect(record.status).toBe('success');
     expect(up.rateLimited).toBeGreaterThan(0);
     expect(record.result?.records).toBe(42);
@@ -206,7 +220,11 @@ describe('xmp collector, signed Open API', () => {
   it('isolates a day that fails: the other days and reports are stored, the failure is recorded', async () => {
     const { up, h } = await setup();
     up.faults.inject(
-      { kind: 'status', status: 200, body: JSON.stringify({ code: 10010, msg: 'dimension "geo" is not available for this module' }) },
+      {
+        kind: 'status',
+        status: 200,
+        body: JSON.stringify({ code: 10010, msg: 'dimension "geo" is not available for this module' }),
+      },
       { match: /account\/report/ },
     );
     const { record, httpStatus } = await h.run(xmp, signed(up), { env: SIGNED_ENV });
@@ -216,7 +234,13 @@ describe('xmp collector, signed Open API', () => {
     expect(record.manifest?.objects).toHaveLength(5);
     expect(record.manifest?.units).toMatchObject({
       failed: 1,
-      failures: [{ unit: 'ad_report 2026-11-21', retryable: false, error: expect.stringContaining('code 10010: dimension "geo"') }],
+      failures: [
+        {
+          unit: 'ad_report 2026-11-21',
+          retryable: false,
+          error: expect.stringContaining('code 10010: dimension "geo"'),
+        },
+      ],
     });
     // Not retried: a code XMP does not say is passing.
     expect(up.server.requests.filter((r) => r.path === '/v2/media/account/report')).toHaveLength(2);
@@ -229,14 +253,24 @@ describe('xmp collector, signed Open API', () => {
     const first = await h.run(xmp, options, { env: SIGNED_ENV, scheduledTime: '2026-11-22T01:00:00Z' });
     expect(first.record.status).toBe('failed');
     expect(first.record.retryable).toBe(true);
-    const next = await h.run(xmp, options, { env: SIGNED_ENV, scheduledTime: '2026-11-23T01:00:00Z', executionId: 'exec-2' });
+    const next = await h.run(xmp, options, {
+      env: SIGNED_ENV,
+      scheduledTime: '2026-11-23T01:00:00Z',
+      executionId: 'exec-2',
+    });
     expect(next.record.status).toBe('success');
-    expect(next.record.manifest?.objects.map((o) => o.key)).toEqual(['xmp/ad_report/2026-11-21.ndjson', 'xmp/ad_report/2026-11-22.ndjson']);
+    expect(next.record.manifest?.objects.map((o) => o.key)).toEqual([
+      'xmp/ad_report/2026-11-21.ndjson',
+      'xmp/ad_report/2026-11-22.ndjson',
+    ]);
   });
 
   it('checks metric names against /v1/media/report/fields, once per account and day, naming unknown ones', async () => {
     const { up, h } = await setup();
-    const options = signed(up, { metrics: ['impression', 'clicks', 'ipm'], reports: ['ad_report', 'creative_report'] });
+    const options = signed(up, {
+      metrics: ['impression', 'clicks', 'ipm'],
+      reports: ['ad_report', 'creative_report'],
+    });
     const { record } = await h.run(xmp, options, { env: SIGNED_ENV });
     expect(record.status).toBe('success');
     expect(record.manifest?.units).toMatchObject({ failed: 2, succeeded: 2 });
@@ -252,7 +286,11 @@ describe('xmp collector, signed Open API', () => {
     await h.run(xmp, options, { env: SIGNED_ENV, executionId: 'exec-2' });
     expect(up.calls.filter((c) => c.path === FIELDS)).toHaveLength(2);
     h.clock.advance(24 * 3_600_000);
-    await h.run(xmp, options, { env: SIGNED_ENV, executionId: 'exec-3', scheduledTime: '2026-11-23T02:30:00.000Z' });
+    await h.run(xmp, options, {
+      env: SIGNED_ENV,
+      executionId: 'exec-3',
+      scheduledTime: '2026-11-23T02:30:00.000Z',
+    });
     expect(up.calls.filter((c) => c.path === FIELDS)).toHaveLength(4);
   });
 
@@ -260,14 +298,20 @@ describe('xmp collector, signed Open API', () => {
     const { up, h } = await setup();
     await h.run(xmp, signed(up, { currency: 'eur', mode: 'daily' }), { env: SIGNED_ENV });
     expect(up.calls.find((c) => c.path === '/v2/media/account/report')!.body['currency']).toBe('EUR');
-    expect(up.calls.find((c) => c.path === '/v2/media/material_report/list')!.body['cost_currency']).toBe('eur');
+    expect(up.calls.find((c) => c.path === '/v2/media/material_report/list')!.body['cost_currency']).toBe(
+      'eur',
+    );
   });
 
   it('pulls the creative library by update date when asked', async () => {
     const { up, h } = await setup();
-    const { record } = await h.run(xmp, signed(up, { reports: ['creative_library'], library_date: 'updated', mode: 'daily' }), {
-      env: SIGNED_ENV,
-    });
+    const { record } = await h.run(
+      xmp,
+      signed(up, { reports: ['creative_library'], library_date: 'updated', mode: 'daily' }),
+      {
+        env: SIGNED_ENV,
+      },
+    );
     expect(record.status).toBe('success');
     const call = up.calls.find((c) => c.path === '/v2/media/material/list')!;
     expect(call.body).toMatchObject({ start_date_up: '2026-11-21', end_date_up: '2026-11-21' });
@@ -281,9 +325,13 @@ describe('xmp collector, signed Open API', () => {
     up.faults
       .inject({ kind: 'status', status: 200, body: JSON.stringify({ code: 500, msg: 'busy' }) })
       .inject({ kind: 'status', status: 503 });
-    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], mode: 'daily', check_metrics: false }), {
-      env: SIGNED_ENV,
-    });
+    const { record } = await h.run(
+      xmp,
+      signed(up, { reports: ['ad_report'], mode: 'daily', check_metrics: false }),
+      {
+        env: SIGNED_ENV,
+      },
+    );
     expect(record.status).toBe('success');
     expect(up.faults.applied).toHaveLength(2);
     expect(up.calls.filter((c) => c.outcome === 'ok')).toHaveLength(1);
@@ -353,7 +401,9 @@ describe('xmp collector, console login through the token broker (unconfirmed API
     expect(up.logins).toBe(1);
     expect(up.staleTokenRequests).toBe(0);
     // Only the console API is called with the token: never the signed Open API paths.
-    expect(up.calls.every((c) => c.path === XMP_CONSOLE_REPORT_PATH && c.auth === 'token' && c.outcome === 'ok')).toBe(true);
+    expect(
+      up.calls.every((c) => c.path === XMP_CONSOLE_REPORT_PATH && c.auth === 'token' && c.outcome === 'ok'),
+    ).toBe(true);
     expect(up.calls[0]!.body).toMatchObject({
       level: 'campaign',
       start_time: '2026-11-21',
@@ -409,11 +459,9 @@ describe('xmp collector, console login through the token broker (unconfirmed API
   it('logs in outside the budget slot of the request that needs the token (no deadlock at 1 a minute)', async () => {
     const { up, h } = await setup({ requestsPerMinute: 1 });
     const t0 = h.clock.now();
-    const { record } = await h.run(
-      xmp,
-      login(up, { requests_per_minute: 1, mode: 'daily' }),
-      { env: LOGIN_ENV },
-    );
+    const { record } = await h.run(xmp, login(up, { requests_per_minute: 1, mode: 'daily' }), {
+      env: LOGIN_ENV,
+    });
     expect(record.status).toBe('success');
     expect(up.logins).toBe(1);
     // The login took the minute's only request; the report waited for the next minute.
@@ -482,11 +530,17 @@ describe('xmp collector, console login through the token broker (unconfirmed API
     expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(PermanentError);
     expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(/options\.console: required with auth: login/);
     expect(() =>
-      xmp.parseOptions({ auth: 'login', console: { login_url: 'https://xmp.example/login' }, reports: ['creative_report'] }),
+      xmp.parseOptions({
+        auth: 'login',
+        console: { login_url: 'https://xmp.example/login' },
+        reports: ['creative_report'],
+      }),
     ).toThrow(/options\.reports: only ad_report is pulled through the console API/);
     expect(() => xmp.parseOptions({ auth: 'login', console: { login_url: 'file:///etc/passwd' } })).toThrow(
       /options\.console\.login_url: is not an http\(s\) URL/,
     );
-    expect(xmp.parseOptions({ auth: 'login', console: { login_url: 'https://xmp.example/login' } }).reports).toEqual(['ad_report']);
+    expect(
+      xmp.parseOptions({ auth: 'login', console: { login_url: 'https://xmp.example/login' } }).reports,
+    ).toEqual(['ad_report']);
   });
 });

@@ -8,7 +8,8 @@ import { parseConfig } from '../../src/config/load';
  */
 
 const collectors = builtinCollectors();
-const load = (yaml: string, env: Record<string, string> = {}) => parseConfig(yaml, 'config/config.yaml', env, { collectors });
+const load = (yaml: string, env: Record<string, string> = {}) =>
+  parseConfig(yaml, 'config/config.yaml', env, { collectors });
 
 function problemsOf(yaml: string): string {
   try {
@@ -77,7 +78,9 @@ describe('collector options at config load', () => {
   });
 
   it('accepts the repository’s default options', () => {
-    const config = load('collectors:\n  dvf: { options: { departements: ["75"] } }\n  sirene: {}\n  plu: {}\n  xmp: {}\n');
+    const config = load(
+      'collectors:\n  dvf: { options: { departements: ["75"] } }\n  sirene: {}\n  plu: {}\n  xmp: {}\n',
+    );
     expect(config.collectors.map((c) => c.name)).toEqual(['dvf', 'sirene', 'plu', 'xmp']);
   });
 });
@@ -117,8 +120,17 @@ ${extra}`;
       stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'],
       months_back: 3,
     });
-    expect(options['insee_contours']).toEqual({ source: 'static', layers: ['communes', 'epci'], year: 2024, fallback_years: [2023] });
-    expect(options['plu']).toEqual({ max_features: 1000, communes: ['75056', '35238'], bbox: [2.2, 48.8, 2.5, 48.9] });
+    expect(options['insee_contours']).toEqual({
+      source: 'static',
+      layers: ['communes', 'epci'],
+      year: 2024,
+      fallback_years: [2023],
+    });
+    expect(options['plu']).toEqual({
+      max_features: 1000,
+      communes: ['75056', '35238'],
+      bbox: [2.2, 48.8, 2.5, 48.9],
+    });
     // The original's insee_contours runs the built-in insee-contours collector.
     expect(config.collectors.find((c) => c.name === 'insee_contours')!.implementation).toBe('insee-contours');
     expect(config.ignored.map((i) => i.path)).toEqual([
@@ -133,12 +145,21 @@ ${extra}`;
   });
 
   it('lets the entry’s own options win', () => {
-    const config = load(original('  dvf: { years: [2022] }').replace('dvf: { enabled: true,', 'dvf: { options: { years: [2025] }, enabled: true,'));
+    const config = load(
+      original('  dvf: { years: [2022] }').replace(
+        'dvf: { enabled: true,',
+        'dvf: { options: { years: [2025] }, enabled: true,',
+      ),
+    );
     expect(config.collectors.find((c) => c.name === 'dvf')!.options).toEqual({ years: [2025] });
   });
 
   it('names the data_sources key and line of a value that cannot work', () => {
-    expect(problemsOf(original('  dvf:\n    years: [2010, 2024]\n  plu:\n    filter_options: { insee_codes: ["75"] }'))).toMatch(
+    expect(
+      problemsOf(
+        original('  dvf:\n    years: [2010, 2024]\n  plu:\n    filter_options: { insee_codes: ["75"] }'),
+      ),
+    ).toMatch(
       /config\/config\.yaml:4 data_sources\.dvf\.years\.0: must be 2014 or later[\s\S]*config\/config\.yaml:6 data_sources\.plu\.filter_options\.insee_codes\.0: "75" is not an INSEE commune code/,
     );
   });
@@ -157,7 +178,11 @@ collectors:
 
   it('load, with monitoring normalised on the Config and what nothing uses listed', () => {
     const config = load(sections);
-    expect(config.monitoring).toEqual({ enableAlerts: true, alertChannels: ['email', 'slack'], failureThreshold: 2 });
+    expect(config.monitoring).toEqual({
+      enableAlerts: true,
+      alertChannels: ['email', 'slack'],
+      failureThreshold: 2,
+    });
     expect(config.ignored).toEqual([
       { path: 'processing_config', why: expect.any(String) },
       { path: 'logging_config', why: expect.any(String) },
@@ -168,7 +193,9 @@ collectors:
     ]);
     // Unset, the deadline fits the functions' timeout with room for the report.
     expect(config.scheduler.deadlineSeconds).toBe(500);
-    expect(load(sections.replace('timeout_seconds: 540', 'timeout_seconds: 300')).scheduler.deadlineSeconds).toBe(270);
+    expect(
+      load(sections.replace('timeout_seconds: 540', 'timeout_seconds: 300')).scheduler.deadlineSeconds,
+    ).toBe(270);
   });
 
   it('refuses a deadline that does not fit in cloud_functions.timeout_seconds, saying why', () => {

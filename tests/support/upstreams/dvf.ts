@@ -91,7 +91,9 @@ export async function startDvfUpstream(options: DvfUpstreamOptions = {}): Promis
       const csv = dvfCsv(year, dep === 'full' ? '75' : dep, dep === 'full' ? rows * 4 : rows, options.header);
       const gz = gzipSync(csv, { level: options.gzipLevel ?? 6 });
       const day = 2 + revision;
-      const published = new Date(Date.UTC(Number(release.slice(0, 4)), Number(release.slice(5, 7)) - 1, day, 10));
+      const published = new Date(
+        Date.UTC(Number(release.slice(0, 4)), Number(release.slice(5, 7)) - 1, day, 10),
+      );
       cached = {
         gz,
         rows: dep === 'full' ? rows * 4 : rows,
@@ -122,8 +124,10 @@ export async function startDvfUpstream(options: DvfUpstreamOptions = {}): Promis
       const year = list[2] === undefined ? null : Number(list[2]);
       if (year !== null && !years.includes(year)) return notFound();
       let rows: ListingRow[];
-      if (!release) rows = [...releases, 'latest'].map((r) => ({ name: `${r}/`, size: null, date: '02-Apr-2025 10:00' }));
-      else if (year === null) rows = years.map((y) => ({ name: `${y}/`, size: null, date: '02-Apr-2025 10:00' }));
+      if (!release)
+        rows = [...releases, 'latest'].map((r) => ({ name: `${r}/`, size: null, date: '02-Apr-2025 10:00' }));
+      else if (year === null)
+        rows = years.map((y) => ({ name: `${y}/`, size: null, date: '02-Apr-2025 10:00' }));
       else if (!list[3]) {
         const full = file(release, year, 'full');
         rows = [
@@ -137,7 +141,9 @@ export async function startDvfUpstream(options: DvfUpstreamOptions = {}): Promis
           return { name: `${d}.csv.gz`, size: f.gz.length, date: f.listedDate };
         });
       }
-      res.writeHead(200, { 'content-type': 'text/html' }).end(renderListing(path, rows, options.indexFormat ?? 'nginx'));
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(renderListing(path, rows, options.indexFormat ?? 'nginx'));
       return;
     }
 
@@ -152,7 +158,8 @@ export async function startDvfUpstream(options: DvfUpstreamOptions = {}): Promis
     if (
       validators &&
       options.conditional !== false &&
-      (req.headers['if-none-match'] === served.etag || req.headers['if-modified-since'] === served.lastModified)
+      (req.headers['if-none-match'] === served.etag ||
+        req.headers['if-modified-since'] === served.lastModified)
     ) {
       res.writeHead(304, { etag: served.etag }).end();
       return;
@@ -210,11 +217,17 @@ function listingDate(d: Date, format: 'nginx' | 'table'): string {
 export function renderListing(path: string, rows: ListingRow[], format: 'nginx' | 'table'): string {
   if (format === 'table') {
     const body = rows
-      .map((r) => `<tr><td><a href="${path}${r.name}">${r.name}</a></td><td>${r.size ?? '-'}</td><td>${r.date}</td></tr>`)
+      .map(
+        (r) =>
+          `<tr><td><a href="${path}${r.name}">${r.name}</a></td><td>${r.size ?? '-'}</td><td>${r.date}</td></tr>`,
+      )
       .join('\n');
     return `<!doctype html><html><head><title>${path}</title></head><body><table><thead><tr><th>Nom</th><th>Taille</th><th>Date</th></tr></thead><tbody>\n<tr><td><a href="../">../</a></td><td></td><td></td></tr>\n${body}\n</tbody></table></body></html>`;
   }
-  const lines = rows.map((r) => `<a href="${r.name}">${r.name}</a>${' '.repeat(Math.max(1, 50 - r.name.length))}${r.date}${' '.repeat(8)}${r.size ?? '-'}`);
+  const lines = rows.map(
+    (r) =>
+      `<a href="${r.name}">${r.name}</a>${' '.repeat(Math.max(1, 50 - r.name.length))}${r.date}${' '.repeat(8)}${r.size ?? '-'}`,
+  );
   return `<html><head><title>Index of ${path}</title></head><body><h1>Index of ${path}</h1><hr><pre><a href="../">../</a>\n${lines.join('\n')}\n</pre><hr></body></html>`;
 }
 

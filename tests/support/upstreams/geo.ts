@@ -85,7 +85,18 @@ function feature(c: Commune, fields: string[], contour: boolean): unknown {
     type: 'Feature',
     properties: Object.fromEntries(fields.filter((f) => f in all && f !== 'x').map((f) => [f, all[f]])),
     geometry: contour
-      ? { type: 'Polygon', coordinates: [[[c.x, 48.8], [c.x + 0.01, 48.8], [c.x + 0.01, 48.81], [c.x, 48.81], [c.x, 48.8]]] }
+      ? {
+          type: 'Polygon',
+          coordinates: [
+            [
+              [c.x, 48.8],
+              [c.x + 0.01, 48.8],
+              [c.x + 0.01, 48.81],
+              [c.x, 48.81],
+              [c.x, 48.8],
+            ],
+          ],
+        }
       : { type: 'Point', coordinates: [c.x, 48.8] },
   };
 }
@@ -102,7 +113,11 @@ export async function startGeoUpstream(
     if (!staticYears.has(y)) return null;
     const m = /^([a-z-]+)-(1000m|100m|50m|5m)\.geojson\.gz$/.exec(file);
     if (!m) return null;
-    const features = departements.map((code) => ({ type: 'Feature', properties: { code, layer: m[1], year: y }, geometry: null }));
+    const features = departements.map((code) => ({
+      type: 'Feature',
+      properties: { code, layer: m[1], year: y },
+      geometry: null,
+    }));
     return gzipSync(JSON.stringify({ type: 'FeatureCollection', features }));
   };
 
@@ -115,27 +130,51 @@ export async function startGeoUpstream(
       const body = staticFile(staticPath[1]!, staticPath[2]!);
       if (!body) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
       res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length });
-      await writeChunked(res, body, typeof injected === 'object' ? { truncateAfter: injected.truncateAfter } : {});
+      await writeChunked(
+        res,
+        body,
+        typeof injected === 'object' ? { truncateAfter: injected.truncateAfter } : {},
+      );
       return;
     }
     if (url.pathname === '/infos') {
       if (version === null) return json(res, 404, { code: 404, message: 'Not Found' });
-      return json(res, 200, { git_hash_api_geo: 'abc123', 'api-geo': '2.4.0', '@etalab/decoupage-administratif': version });
+      return json(res, 200, {
+        git_hash_api_geo: 'abc123',
+        'api-geo': '2.4.0',
+        '@etalab/decoupage-administratif': version,
+      });
     }
     if (url.pathname === '/departements') {
-      return json(res, 200, departements.map((code) => ({ code, nom: `Département ${code}`, codeRegion: '11' })));
+      return json(
+        res,
+        200,
+        departements.map((code) => ({ code, nom: `Département ${code}`, codeRegion: '11' })),
+      );
     }
     const fields = (url.searchParams.get('fields') ?? 'code,nom').split(',');
     const contour = url.searchParams.get('geometry') === 'contour';
     const byDepartement = /^\/departements\/([^/]+)\/communes$/.exec(url.pathname);
-    const dep = byDepartement ? byDepartement[1]! : url.pathname === '/communes' ? url.searchParams.get('codeDepartement') : null;
-    if (!dep || !departements.includes(dep)) return json(res, 404, { code: 404, message: 'Département non trouvé' });
-    const types = byDepartement ? ['commune-actuelle'] : (url.searchParams.get('type') ?? 'commune-actuelle').split(',');
+    const dep = byDepartement
+      ? byDepartement[1]!
+      : url.pathname === '/communes'
+        ? url.searchParams.get('codeDepartement')
+        : null;
+    if (!dep || !departements.includes(dep))
+      return json(res, 404, { code: 404, message: 'Département non trouvé' });
+    const types = byDepartement
+      ? ['commune-actuelle']
+      : (url.searchParams.get('type') ?? 'commune-actuelle').split(',');
     const features = communesOf(dep)
       .filter((c) => types.includes(c.type))
       .map((c) => feature(c, fields, contour));
-    if (url.searchParams.get('format') === 'geojson') return json(res, 200, { type: 'FeatureCollection', features });
-    return json(res, 200, features.map((f) => (f as { properties: unknown }).properties));
+    if (url.searchParams.get('format') === 'geojson')
+      return json(res, 200, { type: 'FeatureCollection', features });
+    return json(
+      res,
+      200,
+      features.map((f) => (f as { properties: unknown }).properties),
+    );
   });
   return {
     url: server.url,

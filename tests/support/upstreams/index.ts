@@ -21,7 +21,6 @@ export interface UpstreamFixture {
 
 export const XMP_TEST_PASSWORD = 'conformance-xmp-password-5c1f';
 
-
 export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFixture>>> = {
   'insee-contours': async () => {
     const up = await startGeoUpstream();
@@ -38,7 +37,10 @@ export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFix
       { name: '2026-11-01-StockUniteLegale_utf8.zip', csvBytes: 128 * 1024, seed: 2 },
     ]);
     return {
-      options: { stock_base_url: up.baseUrl, stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'] },
+      options: {
+        stock_base_url: up.baseUrl,
+        stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'],
+      },
       env: {},
       ...up,
     };

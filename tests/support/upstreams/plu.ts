@@ -78,7 +78,10 @@ const SIZE = 0.1;
 const BODY_LIMIT = 100 * 1024;
 const URL_LIMIT = 8 * 1024;
 
-export async function startPluUpstream(communes: GpuCommune[], options: PluUpstreamOptions = {}): Promise<PluUpstream> {
+export async function startPluUpstream(
+  communes: GpuCommune[],
+  options: PluUpstreamOptions = {},
+): Promise<PluUpstream> {
   const cap = options.cap ?? 5000;
   const byInsee = new Map(communes.map((c, i) => [c.insee, { ...c, cell: i }]));
   const faults = new Faults();
@@ -91,7 +94,8 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
   const ring = (s: Square, detail = 1) => {
     const points: number[][] = [];
     const edge = (x0: number, y0: number, x1: number, y1: number) => {
-      for (let i = 0; i < detail; i++) points.push([x0 + ((x1 - x0) * i) / detail, y0 + ((y1 - y0) * i) / detail]);
+      for (let i = 0; i < detail; i++)
+        points.push([x0 + ((x1 - x0) * i) / detail, y0 + ((y1 - y0) * i) / detail]);
     };
     edge(s.minX, s.minY, s.maxX, s.minY);
     edge(s.maxX, s.minY, s.maxX, s.maxY);
@@ -108,7 +112,8 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
     totalFeatures: features.length,
     numberReturned: Math.min(features.length, cap),
   });
-  const members = (partition: string) => [...byInsee.values()].filter((c) => c.document?.partition === partition && !c.isRnu);
+  const members = (partition: string) =>
+    [...byInsee.values()].filter((c) => c.document?.partition === partition && !c.isRnu);
   const docFeature = (c: GpuCommune & { cell: number }) => {
     const cells = members(c.document!.partition).map((m) => square(m.cell));
     const box = {
@@ -133,7 +138,8 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
     };
   };
   const zoneFeatures = (c: GpuCommune & { cell: number }, resource: 'zone-urba' | 'secteur-cc') => {
-    const isCC = (c.publishes ?? (c.document!.du_type === 'CC' ? 'secteur-cc' : 'zone-urba')) === 'secteur-cc';
+    const isCC =
+      (c.publishes ?? (c.document!.du_type === 'CC' ? 'secteur-cc' : 'zone-urba')) === 'secteur-cc';
     if ((resource === 'secteur-cc') !== isCC) return [];
     const s = square(c.cell);
     const count = c.zones ?? 0;
@@ -144,7 +150,14 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
       id: `${resource.replace('-', '_')}.${c.insee}${String(i).padStart(5, '0')}`,
       geometry: polygon(box),
       properties: isCC
-        ? { gid: i + 1, partition: c.document!.partition, idurba: `${c.insee}_CC`, libelle: `ZC${i % 3}`, typesect: ['01', '02', '99'][i % 3], gpu_doc_id: c.document!.gpu_doc_id }
+        ? {
+            gid: i + 1,
+            partition: c.document!.partition,
+            idurba: `${c.insee}_CC`,
+            libelle: `ZC${i % 3}`,
+            typesect: ['01', '02', '99'][i % 3],
+            gpu_doc_id: c.document!.gpu_doc_id,
+          }
         : {
             gid: i + 1,
             partition: c.document!.partition,
@@ -167,7 +180,12 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
     });
     // Straddling the east border, most of each inside: a query by the neighbour's outline catches them.
     const border = Array.from({ length: c.borderZones ?? 0 }, (_, i) =>
-      zone(count + i, { minX: s.maxX - 0.015, minY: s.minY + 0.01 * (i + 1), maxX: s.maxX + 0.005, maxY: s.minY + 0.01 * (i + 1) + 0.005 }),
+      zone(count + i, {
+        minX: s.maxX - 0.015,
+        minY: s.minY + 0.01 * (i + 1),
+        maxX: s.maxX + 0.005,
+        maxY: s.minY + 0.01 * (i + 1) + 0.005,
+      }),
     );
     return [...inside, ...border];
   };
@@ -181,7 +199,9 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
     if ((await faults.apply(req, res)) !== false) return void statuses.push(-1);
     if (req.method === 'POST' && body.length > (options.maxBodyBytes ?? BODY_LIMIT)) {
       statuses.push(413);
-      res.writeHead(413, { 'content-type': 'text/html; charset=utf-8' }).end('<pre>PayloadTooLargeError: request entity too large</pre>');
+      res
+        .writeHead(413, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<pre>PayloadTooLargeError: request entity too large</pre>');
       return;
     }
     if ((req.url ?? '').length > URL_LIMIT) {
@@ -202,7 +222,10 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
     if (typeof geomParam === 'string') geomParam = JSON.parse(geomParam) as unknown;
     const geom = geomParam === undefined ? null : bbox(geomParam);
     if (geomParam !== undefined && !geom)
-      return answer(400, { code: 400, message: { geom: 'Le paramètre geom n’est pas une géométrie GeoJSON valide' } });
+      return answer(400, {
+        code: 400,
+        message: { geom: 'Le paramètre geom n’est pas une géométrie GeoJSON valide' },
+      });
     const partition = url.searchParams.get('partition');
 
     if (resource === 'municipality') {
@@ -211,7 +234,14 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
         200,
         collection(
           c
-            ? [{ type: 'Feature', id: `municipality.${c.insee}`, geometry: outlineOf(c), properties: { insee: c.insee, name: c.name, is_rnu: c.isRnu === true, is_deleted: false } }]
+            ? [
+                {
+                  type: 'Feature',
+                  id: `municipality.${c.insee}`,
+                  geometry: outlineOf(c),
+                  properties: { insee: c.insee, name: c.name, is_rnu: c.isRnu === true, is_deleted: false },
+                },
+              ]
             : [],
         ),
       );
@@ -224,7 +254,9 @@ export async function startPluUpstream(communes: GpuCommune[], options: PluUpstr
         ? withDocument().filter((c) => c.document!.partition === partition)
         : withDocument().filter((c) => intersects(bbox(docFeature(c).geometry)!, geom!));
       const seen = new Set<string>();
-      const docs = matching.filter((c) => !seen.has(c.document!.gpu_doc_id) && seen.add(c.document!.gpu_doc_id));
+      const docs = matching.filter(
+        (c) => !seen.has(c.document!.gpu_doc_id) && seen.add(c.document!.gpu_doc_id),
+      );
       return answer(200, collection(docs.map(docFeature)));
     }
     const zones = partition
@@ -283,7 +315,12 @@ export function communeWithPlu(insee: string, zones = 12, datappro = '2023-06-15
     insee,
     name: `Commune ${insee}`,
     zones,
-    document: { gpu_doc_id: `doc${insee}${datappro.replaceAll('-', '')}`, partition: `DU_${insee}`, du_type: 'PLU', datappro },
+    document: {
+      gpu_doc_id: `doc${insee}${datappro.replaceAll('-', '')}`,
+      partition: `DU_${insee}`,
+      du_type: 'PLU',
+      datappro,
+    },
   };
 }
 
@@ -303,6 +340,11 @@ export function communesOfPlui(siren: string, insees: string[], zones = 4): GpuC
     insee,
     name: `Commune ${insee}`,
     zones,
-    document: { gpu_doc_id: `plui${siren}`, partition: `DU_${siren}`, du_type: 'PLUi', datappro: '2022-01-10' },
+    document: {
+      gpu_doc_id: `plui${siren}`,
+      partition: `DU_${siren}`,
+      du_type: 'PLUi',
+      datappro: '2022-01-10',
+    },
   }));
 }

@@ -47,7 +47,10 @@ const CSV_HEADER =
   'siren,nic,siret,statutDiffusionEtablissement,dateCreationEtablissement,trancheEffectifsEtablissement,activitePrincipaleEtablissement,codeCommuneEtablissement,etatAdministratifEtablissement\n';
 const CHUNK = 256 * 1024;
 
-export async function startStockUpstream(files: StockFile[], options: { listing?: boolean } = {}): Promise<StockUpstream> {
+export async function startStockUpstream(
+  files: StockFile[],
+  options: { listing?: boolean } = {},
+): Promise<StockUpstream> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const faults = new Faults();
   let sent = 0;
@@ -60,7 +63,11 @@ export async function startStockUpstream(files: StockFile[], options: { listing?
     const path = (req.url ?? '').split('?')[0] as string;
     if (path === '/insee-sirene/') {
       if (options.listing === false) return void res.writeHead(404).end('not found');
-      const rows = [...byName.values()].map((f) => ({ name: f.name, size: zipLength(f), date: `${f.name.slice(0, 10)} 06:00` }));
+      const rows = [...byName.values()].map((f) => ({
+        name: f.name,
+        size: zipLength(f),
+        date: `${f.name.slice(0, 10)} 06:00`,
+      }));
       res.writeHead(200, { 'content-type': 'text/html' }).end(renderListing(path, rows, 'table'));
       return;
     }
@@ -132,7 +139,8 @@ function* csvChunks(file: StockFile): Generator<Buffer> {
     length += row.length;
   }
   const block = Buffer.from(rows.join('')).subarray(0, CHUNK);
-  for (let left = file.csvBytes; left > 0; left -= CHUNK) yield left >= CHUNK ? block : block.subarray(0, left);
+  for (let left = file.csvBytes; left > 0; left -= CHUNK)
+    yield left >= CHUNK ? block : block.subarray(0, left);
 }
 
 function* zipChunks(file: StockFile): Generator<Buffer> {

@@ -3,7 +3,14 @@ import type { ServerResponse } from 'node:http';
 import type { Clock } from '../../../src/util/clock';
 import { json, startServer, type TestServer } from '../http';
 import { Faults } from './faults';
-import { adRows, AVAILABLE_METRICS, creativeRows, libraryRows, libraryUpdatedRows, type XmpData } from './xmp-data';
+import {
+  adRows,
+  AVAILABLE_METRICS,
+  creativeRows,
+  libraryRows,
+  libraryUpdatedRows,
+  type XmpData,
+} from './xmp-data';
 
 /**
  * A loopback XMP: the signed Open API and, beside it, the web console's session API. Format facts:
@@ -112,7 +119,14 @@ export async function startXmpUpstream(options: XmpUpstreamOptions = {}): Promis
   const tokens = new Map<string, Issued>();
   const window: number[] = [];
   let current: string | null = null;
-  const up = { calls: [] as XmpCall[], logins: 0, staleTokenRequests: 0, expiredTokenRequests: 0, rejectedRequests: 0, rateLimited: 0 };
+  const up = {
+    calls: [] as XmpCall[],
+    logins: 0,
+    staleTokenRequests: 0,
+    expiredTokenRequests: 0,
+    rejectedRequests: 0,
+    rateLimited: 0,
+  };
   const envelope = (res: ServerResponse, code: number, msg: string, payload?: unknown) =>
     json(res, 200, payload === undefined ? { code, msg } : { code, msg, data: payload });
 
@@ -133,9 +147,13 @@ export async function startXmpUpstream(options: XmpUpstreamOptions = {}): Promis
   /** Null when the caller may go on; else the refusal reason. */
   const checkSignature = (body: Record<string, unknown>): string | null => {
     const timestamp = Number(body['timestamp']);
-    const expected = createHash('md5').update(`${options.clientSecret ?? ''}${timestamp}`).digest('hex');
-    if (typeof body['client_id'] !== 'string') return 'sign error: client_id, timestamp and sign are required';
-    if (body['client_id'] !== options.clientId || !options.clientSecret || body['sign'] !== expected) return 'sign error';
+    const expected = createHash('md5')
+      .update(`${options.clientSecret ?? ''}${timestamp}`)
+      .digest('hex');
+    if (typeof body['client_id'] !== 'string')
+      return 'sign error: client_id, timestamp and sign are required';
+    if (body['client_id'] !== options.clientId || !options.clientSecret || body['sign'] !== expected)
+      return 'sign error';
     if (Math.abs(clock.now() - timestamp * 1000) > 30_000) return 'sign error: timestamp expired';
     return null;
   };
@@ -221,7 +239,8 @@ const ROUTES: Record<string, (body: Record<string, unknown>, data: XmpData) => A
     const unknown = (body['metrics'] as unknown[]).filter((m) => !AVAILABLE_METRICS.ad.includes(String(m)));
     if (unknown.length > 0) return { error: `metric ${JSON.stringify(unknown[0])} is not available` };
     const currency = body['currency'] === undefined ? null : String(body['currency']).toUpperCase();
-    if (currency !== null && !['USD', 'CNY', 'EUR'].includes(currency)) return { error: 'currency must be CNY, USD or EUR' };
+    if (currency !== null && !['USD', 'CNY', 'EUR'].includes(currency))
+      return { error: 'currency must be CNY, USD or EUR' };
     const rows = eachDay(window, data.adRows).map((r, i) => withCurrency(r, currency, i));
     return page(body, rows, 2000, false);
   },
@@ -230,20 +249,32 @@ const ROUTES: Record<string, (body: Record<string, unknown>, data: XmpData) => A
     if ('error' in window) return window;
     if (window.days > 30) return { error: 'the date span must be at most 30 days' };
     if (!nonEmptyArray(body['metrics'])) return { error: 'metrics is required' };
-    if (!['cny', 'usd', 'eur'].includes(String(body['cost_currency']))) return { error: 'cost_currency must be cny, usd or eur' };
+    if (!['cny', 'usd', 'eur'].includes(String(body['cost_currency'])))
+      return { error: 'cost_currency must be cny, usd or eur' };
     return page(body, eachDay(window, data.creativeRows), 200, false);
   },
   '/v2/media/material/list': (body, data) => {
     const byUpdate = body['start_date_up'] !== undefined;
-    const window = byUpdate ? dates(body, 'start_date_up', 'end_date_up') : dates(body, 'start_date', 'end_date');
-    if ('error' in window) return { error: 'at least one filter besides is_deleted, page and page_size is required' };
+    const window = byUpdate
+      ? dates(body, 'start_date_up', 'end_date_up')
+      : dates(body, 'start_date', 'end_date');
+    if ('error' in window)
+      return { error: 'at least one filter besides is_deleted, page and page_size is required' };
     if (window.days > 30) return { error: 'the date span must be at most 30 days' };
     return page(body, eachDay(window, byUpdate ? libraryUpdatedRows : data.libraryRows), 200, true);
   },
   '/v1/media/report/fields': (body) => {
     const type = body['report_type'];
     if (type !== 'ad' && type !== 'material') return { error: 'report_type must be ad or material' };
-    return { data: { fields: AVAILABLE_METRICS[type].map((field) => ({ field, title: field.toUpperCase(), source: 'media' })) } };
+    return {
+      data: {
+        fields: AVAILABLE_METRICS[type].map((field) => ({
+          field,
+          title: field.toUpperCase(),
+          source: 'media',
+        })),
+      },
+    };
   },
 };
 
@@ -263,7 +294,11 @@ function withCurrency(row: unknown, currency: string | null, i: number): unknown
   return { ...r, currency: shown, cost: +((r['cost'] as number) * rate[shown]!).toFixed(2) };
 }
 
-function dates(body: Record<string, unknown>, startKey: string, endKey: string): { start: string; days: number } | { error: string } {
+function dates(
+  body: Record<string, unknown>,
+  startKey: string,
+  endKey: string,
+): { start: string; days: number } | { error: string } {
   const start = body[startKey];
   const end = body[endKey];
   if (typeof start !== 'string' || typeof end !== 'string' || !DAY.test(start) || !DAY.test(end))
@@ -275,7 +310,8 @@ function dates(body: Record<string, unknown>, startKey: string, endKey: string):
 
 function eachDay(window: { start: string; days: number }, rows: (day: string) => unknown[]): unknown[] {
   const out: unknown[] = [];
-  for (let i = 0; i < window.days; i++) out.push(...rows(new Date(Date.parse(window.start) + i * 86_400_000).toISOString().slice(0, 10)));
+  for (let i = 0; i < window.days; i++)
+    out.push(...rows(new Date(Date.parse(window.start) + i * 86_400_000).toISOString().slice(0, 10)));
   return out;
 }
 
@@ -283,7 +319,8 @@ function page(body: Record<string, unknown>, rows: unknown[], defaultSize: numbe
   const number = body['page'] === undefined ? 1 : Number(body['page']);
   const size = body['page_size'] === undefined ? defaultSize : Number(body['page_size']);
   if (!Number.isInteger(number) || number < 1) return { error: 'page must be a positive integer' };
-  if (!Number.isInteger(size) || size < 1 || size > Math.max(1000, defaultSize)) return { error: 'page_size must be 1-1000' };
+  if (!Number.isInteger(size) || size < 1 || size > Math.max(1000, defaultSize))
+    return { error: 'page_size must be 1-1000' };
   const list = rows.slice((number - 1) * size, number * size);
   return { data: bare ? list : { list, page: number, page_size: size } };
 }
