@@ -171,6 +171,21 @@ describe('sirene collector', () => {
     expect(gaps(up.times)).toEqual([2000, 30000, 10000, 2000]);
   });
 
+  it('holds off until the reset when the gateway says no request is left (rate-limit headers)', async () => {
+    const { up, h } = await setup({
+      etablissements: makeEtablissements(25),
+      searchHeaders: (i) =>
+        i === 0
+          ? { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '45' }
+          : { 'x-ratelimit-remaining': '12' },
+    });
+    const { record } = await h.run(sirene, { base_url: up.baseUrl, page_size: 10 }, { env: ENV });
+    expect(record.status).toBe('success');
+    expect(record.result?.records).toBe(25);
+    // informations, page 1 (0 left, reset in 45 s), page 2, page 3, last page.
+    expect(gaps(up.times)).toEqual([2000, 45000, 2000, 2000]);
+  });
+
   it('retries a 5xx, then fails as retryable (HTTP 503)', async () => {
     const { up, h } = await setup({ etablissements: makeEtablissements(5) });
     up.faults.inject({ kind: 'status', status: 503 }, { times: 100, match: /\/siret/ });
