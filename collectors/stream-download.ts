@@ -82,6 +82,53 @@ async function streamOnce<T>(
   output: RawOutput,
   request: StreamRequest<T>,
 ): Promise<StreamOutcome<T>> {
+  const opened = await open(deps, request);
+  if ('kind' in opened) return opened;
+  const { body, validators } = opened;
+  const inspector = request.inspector();
+  const url = request.url;
+  const expected = validators.contentLength;
+  let inspected: { value: T } | null = null;
+  // The record count is only known once the stream has ended; RawOutput reads it then.
+  const options: WriteOptions = {
+    contentType: request.contentType,
+    records: () => (inspected && request.records ? request.records(inspected.value) : null),
+  };
+  async function* checked(): AsyncGenerator<Uint8Array> {
+    let finished = false;
+    let received = 0;
+    try {
+      for await (const chunk of body) {
+        received += chunk.byteLength;
+        await inspector.write(chunk);
+        yield chunk;
+      }
+      if (expected !== null && received !== expected) {
+        // A body shorter than announced is a cut connection that happened to end cleanly.
+        throw new Error(`GET ${redactUrl(url)}: body ended after ${received} of ${expected} bytes`, {
+          cause: Object.assign(new Error('short body'), { code: 'ECONNRESET' }),
+        });
+      }
+      inspected = { value: await inspector.end() };
+      finished = true;
+    } finally {
+      if (!finished) inspector.abort();
+    }
+  }
+  const object = await output.writeStream(request.key, checked(), options);
+  const done = inspected as { value: T } | null;
+  if (!done) throw new Error(`internal: ${request.key} was stored before it was checked`);
+  return { kind: 'written', object, validators, inspected: done.value };
+}
+
+/** The GET, conditional when validators are known: the body to store, or why there is none. */
+async function open<T>(
+  deps: UpstreamDeps,
+  request: StreamRequest<T>,
+): Promise<
+  | { body: ReadableStream<Uint8Array>; validators: FileValidators }
+  | Exclude<StreamOutcome<T>, { kind: 'written' }>
+> {
   const { url, previous } = request;
   const headers: Record<string, string> = {
     accept: request.accept,
@@ -101,7 +148,6 @@ async function streamOnce<T>(
     if (!code) throw new PermanentError(message, { cause: error });
     throw new Error(message, { cause: error });
   }
-
   if (response.status === 304) {
     await discard(response);
     return { kind: 'unchanged', how: 'not-modified' };
@@ -132,41 +178,7 @@ async function streamOnce<T>(
       'UPSTREAM_INVALID',
     );
   }
-
-  const inspector = request.inspector();
-  const expected = validators.contentLength;
-  let inspected: { value: T } | null = null;
-  // The record count is only known once the stream has ended; RawOutput reads it then.
-  const options: WriteOptions = {
-    contentType: request.contentType,
-    records: () => (inspected && request.records ? request.records(inspected.value) : null),
-  };
-  const body = response.body;
-  async function* checked(): AsyncGenerator<Uint8Array> {
-    let finished = false;
-    let received = 0;
-    try {
-      for await (const chunk of body) {
-        received += chunk.byteLength;
-        await inspector.write(chunk);
-        yield chunk;
-      }
-      if (expected !== null && received !== expected) {
-        // A body shorter than announced is a cut connection that happened to end cleanly.
-        throw new Error(`GET ${redactUrl(url)}: body ended after ${received} of ${expected} bytes`, {
-          cause: Object.assign(new Error('short body'), { code: 'ECONNRESET' }),
-        });
-      }
-      inspected = { value: await inspector.end() };
-      finished = true;
-    } finally {
-      if (!finished) inspector.abort();
-    }
-  }
-  const object = await output.writeStream(request.key, checked(), options);
-  const done = inspected as { value: T } | null;
-  if (!done) throw new Error(`internal: ${request.key} was stored before it was checked`);
-  return { kind: 'written', object, validators, inspected: done.value };
+  return { body: response.body, validators };
 }
 
 export function validatorsOf(headers: Headers): FileValidators {

@@ -47,52 +47,62 @@ function resourceFor(documents: readonly Feature[]): GpuResource {
     : 'zone-urba';
 }
 
+/** What one commune's sync works with: the client, the limits and its outline, fetched once if needed. */
+class CommuneQuery {
+  readonly partition: string;
+  readonly limits: { maxBodyBytes: number; maxSplitDepth: number };
+  private outline: Geometry | null | undefined;
+
+  constructor(
+    readonly ctx: CollectorContext<PluOptions>,
+    readonly gpu: GpuClient,
+    readonly insee: string,
+  ) {
+    this.partition = `DU_${insee}`;
+    this.limits = { maxBodyBytes: ctx.options.max_body_bytes, maxSplitDepth: ctx.options.max_split_depth };
+  }
+
+  /** The commune's outline; RnuCommune when it has no local plan. */
+  async area(): Promise<Geometry> {
+    if (this.outline === undefined) {
+      const feature = await this.gpu.municipality(this.insee);
+      if (!feature?.geometry)
+        throw new PermanentError(
+          `API Carto knows no commune ${this.insee} (options.communes): check the INSEE code`,
+        );
+      this.outline = feature.properties?.['is_rnu'] === true ? null : feature.geometry;
+    }
+    if (this.outline === null) throw new RnuCommune();
+    return this.outline;
+  }
+}
+
+interface Zones {
+  resource: GpuResource;
+  features: Feature[];
+  /** The answer's own bytes, when it is stored as sent. */
+  body: Buffer | null;
+  truncated: boolean;
+  via: 'partition' | 'geometry';
+  fallbackReason?: string;
+}
+
 /**
  * One commune: look up its documents (cheap), stop if their versions match the watermark, else fetch
- * its zones (`zone-urba`, or `secteur-cc` for a carte communale) and store both. A commune without a
- * `DU_<insee>` document (covered by a PLUi), or whose partition answers no zone although it has a
- * document (IGNF/apicarto#61), is queried by its outline, keeping only what lies inside the commune.
+ * its zones (`zone-urba`, or `secteur-cc` for a carte communale) and store both.
  */
 export async function syncCommune(
   ctx: CollectorContext<PluOptions>,
   gpu: GpuClient,
   insee: string,
 ): Promise<CommuneOutcome> {
-  const partition = `DU_${insee}`;
-  const limits = { maxBodyBytes: ctx.options.max_body_bytes, maxSplitDepth: ctx.options.max_split_depth };
-  let outline: Geometry | null | undefined;
-  const communeOutline = async (): Promise<Geometry> => {
-    if (outline === undefined) {
-      const feature = await gpu.municipality(insee);
-      if (!feature?.geometry)
-        throw new PermanentError(
-          `API Carto knows no commune ${insee} (options.communes): check the INSEE code`,
-        );
-      if (feature.properties?.['is_rnu'] === true) outline = null;
-      else outline = feature.geometry;
-    }
-    if (outline === null) throw new RnuCommune();
-    return outline;
-  };
-
-  let via: 'partition' | 'geometry' = 'partition';
-  let fallbackReason: string | undefined;
-  let documents = (await gpu.byPartition('document', partition)).collection.features;
-  try {
-    if (documents.length === 0) {
-      const area = await communeOutline();
-      via = 'geometry';
-      fallbackReason = `no document in partition ${partition} (e.g. an intercommunal PLUi): queried by the commune's outline`;
-      const point = representativePoint(area);
-      // The documents covering the commune, not the neighbours' its outline touches.
-      documents = (await featuresInArea(gpu, 'document', area, limits, ctx.log)).features.filter(
-        (d) => !point || !d.geometry || contains(d.geometry, point),
-      );
-    }
-  } catch (error) {
-    if (error instanceof RnuCommune) return { kind: 'no_document', rnu: true };
+  const q = new CommuneQuery(ctx, gpu, insee);
+  const found = await findDocuments(q).catch((error: unknown) => {
+    if (error instanceof RnuCommune) return null;
     throw error;
-  }
+  });
+  if (!found) return { kind: 'no_document', rnu: true };
+  const { documents, via } = found;
   const versions = documentVersions(documents);
   const previous = (await readJson<CommuneMark>(ctx.state, markKey(insee)))?.value ?? null;
   if (versions.length === 0) {
@@ -102,63 +112,95 @@ export async function syncCommune(
   if (previous && JSON.stringify(previous.documents) === JSON.stringify(versions))
     return { kind: 'unchanged' };
 
-  let resource = resourceFor(documents);
-  let zones: Feature[] = [];
-  let body: Buffer | null = null;
-  let truncated = false;
-  if (via === 'partition') {
-    const answer = await gpu.byPartition(resource, partition);
-    zones = answer.collection.features;
-    body = answer.body;
-    truncated = answer.capped;
-    if (zones.length === 0 && resource === 'zone-urba') {
-      // A document whose type is missing or wrong may still be a carte communale.
-      const sectors = await gpu.byPartition('secteur-cc', partition);
-      if (sectors.collection.features.length > 0) {
-        resource = 'secteur-cc';
-        zones = sectors.collection.features;
-        body = sectors.body;
-        truncated = sectors.capped;
-      }
-    }
-  }
-  if (zones.length === 0 || (via === 'partition' && truncated)) {
-    if (via === 'partition')
-      fallbackReason = truncated
-        ? `${resource} of ${partition} reached API Carto's cap: queried by the commune's outline, in tiles`
-        : `${resource} of ${partition} answered an empty FeatureCollection although the partition has a document (IGNF/apicarto#61): queried by the commune's outline`;
-    via = 'geometry';
-    const area = await communeOutline().catch((error: unknown) => {
-      if (error instanceof RnuCommune)
-        throw new PermanentError(`commune ${insee} has documents but API Carto marks it RNU`);
-      throw error;
-    });
-    const found = await featuresInArea(gpu, resource, area, limits, ctx.log);
-    zones = withinCommune(found.features, insee, area);
-    truncated = found.truncated;
-    body = null;
-  }
-
+  const zones = await findZones(q, documents, via, found.fallbackReason);
   const folder = `${insee}/${compactTime(ctx.scheduledTime)}`;
-  const zonesKey = `${folder}/${resource}.geojson`;
-  await ctx.output.write(zonesKey, body ?? collectionText(zones), {
+  const zonesKey = `${folder}/${zones.resource}.geojson`;
+  await ctx.output.write(zonesKey, zones.body ?? collectionText(zones.features), {
     contentType: 'application/geo+json',
-    records: zones.length,
+    records: zones.features.length,
   });
   // The documents carry the plan's type, dates and links; small, and what the zones are versions of.
   await ctx.output.write(`${folder}/document.geojson`, collectionText(documents), {
     contentType: 'application/geo+json',
   });
   const keys = [zonesKey, `${folder}/document.geojson`];
-  await putJson(ctx.state, markKey(insee), mark(ctx, versions, via, resource, keys, zones.length));
+  await putJson(
+    ctx.state,
+    markKey(insee),
+    mark(ctx, versions, zones.via, zones.resource, keys, zones.features.length),
+  );
   return {
     kind: 'written',
-    zones: zones.length,
-    resource,
+    zones: zones.features.length,
+    resource: zones.resource,
     keys,
-    via,
+    via: zones.via,
+    ...(zones.fallbackReason ? { fallbackReason: zones.fallbackReason } : {}),
+    truncated: zones.truncated,
+  };
+}
+
+/**
+ * The commune's documents: by its `DU_<insee>` partition, else (covered by a PLUi) those its outline
+ * meets that cover it, not the neighbours' documents the outline merely touches.
+ */
+async function findDocuments(
+  q: CommuneQuery,
+): Promise<{ documents: Feature[]; via: 'partition' | 'geometry'; fallbackReason?: string }> {
+  const documents = (await q.gpu.byPartition('document', q.partition)).collection.features;
+  if (documents.length > 0) return { documents, via: 'partition' };
+  const area = await q.area();
+  const point = representativePoint(area);
+  const found = await featuresInArea(q.gpu, 'document', area, q.limits, q.ctx.log);
+  return {
+    documents: found.features.filter((d) => !point || !d.geometry || contains(d.geometry, point)),
+    via: 'geometry',
+    fallbackReason: `no document in partition ${q.partition} (e.g. an intercommunal PLUi): queried by the commune's outline`,
+  };
+}
+
+/**
+ * The zones: by partition when the documents came so (`secteur-cc` too when `zone-urba` is empty), else
+ * (or when the partition answers nothing, IGNF/apicarto#61, or reaches the cap) by the commune's
+ * outline, keeping only what lies inside the commune.
+ */
+async function findZones(
+  q: CommuneQuery,
+  documents: Feature[],
+  via: 'partition' | 'geometry',
+  fallbackReason: string | undefined,
+): Promise<Zones> {
+  let resource = resourceFor(documents);
+  if (via === 'partition') {
+    let answer = await q.gpu.byPartition(resource, q.partition);
+    if (answer.collection.features.length === 0 && resource === 'zone-urba') {
+      // A document whose type is missing or wrong may still be a carte communale.
+      const sectors = await q.gpu.byPartition('secteur-cc', q.partition);
+      if (sectors.collection.features.length > 0) {
+        resource = 'secteur-cc';
+        answer = sectors;
+      }
+    }
+    const features = answer.collection.features;
+    if (features.length > 0 && !answer.capped)
+      return { resource, features, body: answer.body, truncated: false, via: 'partition' };
+    fallbackReason = answer.capped
+      ? `${resource} of ${q.partition} reached API Carto's cap: queried by the commune's outline, in tiles`
+      : `${resource} of ${q.partition} answered an empty FeatureCollection although the partition has a document (IGNF/apicarto#61): queried by the commune's outline`;
+  }
+  const area = await q.area().catch((error: unknown) => {
+    if (error instanceof RnuCommune)
+      throw new PermanentError(`commune ${q.insee} has documents but API Carto marks it RNU`);
+    throw error;
+  });
+  const found = await featuresInArea(q.gpu, resource, area, q.limits, q.ctx.log);
+  return {
+    resource,
+    features: withinCommune(found.features, q.insee, area),
+    body: null,
+    truncated: found.truncated,
+    via: 'geometry',
     ...(fallbackReason ? { fallbackReason } : {}),
-    truncated,
   };
 }
 

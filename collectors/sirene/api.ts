@@ -40,27 +40,56 @@ export async function runApiSweep(
     ctx.options.requests_per_minute,
     { remaining: ctx.options.rate_limit_remaining_header, reset: ctx.options.rate_limit_reset_header },
   );
-  const scheduled = ctx.scheduledTime.toISOString();
   const watermark = await readWatermark(ctx.state);
-  const previous = await readCheckpoint(ctx.state);
+  const start = await startSweep(ctx, client, watermark);
+  if ('result' in start) return start.result;
+  const { checkpoint: done, recordsThisRun } = await sweepPages(ctx, client, start.checkpoint, watermark);
+  const after: Watermark = {
+    maxTraitement: done.maxSeen,
+    publication: done.publication ?? watermark?.publication ?? null,
+    scheduledTime: ctx.scheduledTime.toISOString(),
+  };
+  await writeWatermark(ctx.state, after);
+  ctx.log.info(`sweep since ${done.since} complete: ${done.records} établissements`);
+  return {
+    records: recordsThisRun,
+    summary: {
+      ...describe(done, watermark, after),
+      ...(start.resumedFromPage !== null ? { resumedFromPage: start.resumedFromPage } : {}),
+      recordsThisRun,
+      requests: client.requests,
+    },
+  };
+}
 
-  let checkpoint: Checkpoint;
-  let resumedFromPage: number | null = null;
+/**
+ * Where this run's sweep starts: the checkpoint of an unfinished sweep of the same scheduledTime (a
+ * retry resumes it), a new one, or no sweep at all (already complete; nothing published since).
+ */
+async function startSweep(
+  ctx: CollectorContext<SireneOptions>,
+  client: SireneClient,
+  watermark: Watermark | null,
+): Promise<{ result: CollectorResult } | { checkpoint: Checkpoint; resumedFromPage: number | null }> {
+  const scheduled = ctx.scheduledTime.toISOString();
+  const previous = await readCheckpoint(ctx.state);
   if (previous?.scheduledTime === scheduled) {
     if (previous.complete) {
       // This scheduledTime's sweep already finished: rerunning it must not write a second, different set.
       return {
-        records: 0,
-        summary: { alreadyComplete: true, ...describe(previous, watermark, watermark) },
+        result: {
+          records: 0,
+          summary: { alreadyComplete: true, ...describe(previous, watermark, watermark) },
+        },
       };
     }
-    checkpoint = previous;
-    resumedFromPage = previous.nextPage;
     ctx.log.info(`resuming the sweep since ${previous.since} at page ${previous.nextPage}`);
-  } else {
-    const publication = await client.lastPublication();
-    if (watermark?.publication && publication === watermark.publication) {
-      return {
+    return { checkpoint: previous, resumedFromPage: previous.nextPage };
+  }
+  const publication = await client.lastPublication();
+  if (watermark?.publication && publication === watermark.publication) {
+    return {
+      result: {
         records: 0,
         summary: {
           upToDate: true,
@@ -68,26 +97,36 @@ export async function runApiSweep(
           watermark: watermark.maxTraitement,
           requests: client.requests,
         },
-      };
-    }
-    checkpoint = {
-      scheduledTime: scheduled,
-      since: sinceFor(watermark, ctx.options, ctx.scheduledTime),
-      cursor: '*',
-      nextPage: 1,
-      records: 0,
-      pages: [],
-      maxSeen: watermark?.maxTraitement ?? null,
-      lastDate: null,
-      ascending: true,
-      publication,
-      complete: false,
+      },
     };
-    await writeCheckpoint(ctx.state, checkpoint);
   }
+  const checkpoint: Checkpoint = {
+    scheduledTime: scheduled,
+    since: sinceFor(watermark, ctx.options, ctx.scheduledTime),
+    cursor: '*',
+    nextPage: 1,
+    records: 0,
+    pages: [],
+    maxSeen: watermark?.maxTraitement ?? null,
+    lastDate: null,
+    ascending: true,
+    publication,
+    complete: false,
+  };
+  await writeCheckpoint(ctx.state, checkpoint);
+  return { checkpoint, resumedFromPage: null };
+}
 
+/** Follows the cursor to the last page, writing each page and checkpointing after it. */
+async function sweepPages(
+  ctx: CollectorContext<SireneOptions>,
+  client: SireneClient,
+  start: Checkpoint,
+  watermark: Watermark | null,
+): Promise<{ checkpoint: Checkpoint; recordsThisRun: number }> {
   const stamp = compactTime(ctx.scheduledTime);
-  const q = `${SORT_FIELD}:[${checkpoint.since} TO *]`;
+  const q = `${SORT_FIELD}:[${start.since} TO *]`;
+  let checkpoint = start;
   let recordsThisRun = 0;
   while (!checkpoint.complete) {
     ctx.signal.throwIfAborted();
@@ -130,28 +169,12 @@ export async function runApiSweep(
       await writeWatermark(ctx.state, {
         maxTraitement: next.maxSeen,
         publication: watermark?.publication ?? null,
-        scheduledTime: scheduled,
+        scheduledTime: ctx.scheduledTime.toISOString(),
       });
     }
     checkpoint = next;
   }
-
-  const after: Watermark = {
-    maxTraitement: checkpoint.maxSeen,
-    publication: checkpoint.publication ?? watermark?.publication ?? null,
-    scheduledTime: scheduled,
-  };
-  await writeWatermark(ctx.state, after);
-  ctx.log.info(`sweep since ${checkpoint.since} complete: ${checkpoint.records} établissements`);
-  return {
-    records: recordsThisRun,
-    summary: {
-      ...describe(checkpoint, watermark, after),
-      ...(resumedFromPage !== null ? { resumedFromPage } : {}),
-      recordsThisRun,
-      requests: client.requests,
-    },
-  };
+  return { checkpoint, recordsThisRun };
 }
 
 function describe(
