@@ -1,5 +1,5 @@
 import { ReportStore } from '../report/report-store';
-import { buildPlan, median, type Durations, type Plan } from '../schedule/plan';
+import { buildPlan, median, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedule/plan';
 import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
@@ -60,6 +60,12 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     renderTimeline(plan),
     '',
   ];
+  if (plan.cutShort) {
+    lines.push(
+      `Planned up to ${fmt(plan.toMs)} only: past ${PLAN_RUN_LIMIT} runs the planner stops at the end of the day.`,
+      '',
+    );
+  }
   lines.push('Expected durations:');
   for (const c of plan.collectors) {
     lines.push(
@@ -72,7 +78,7 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     return lines.join('\n');
   }
   lines.push(
-    `${plan.overlaps.length} overlap${plan.overlaps.length === 1 ? '' : 's'} within credential groups:`,
+    `${plan.overlaps.length}${plan.moreOverlaps ? '+' : ''} overlap${plan.overlaps.length === 1 ? '' : 's'} within credential groups:`,
   );
   for (const o of plan.overlaps.slice(0, 20)) {
     lines.push(
@@ -85,9 +91,16 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     lines.push('Suggested schedules (same frequency, no overlap over a week):');
     for (const c of suggestion.changes) lines.push(`  ${c.collector.padEnd(20)} "${c.from}"  ->  "${c.to}"`);
   }
-  if (suggestion.unresolved.length > 0) {
+  const notSearched = new Set(suggestion.notSearched ?? []);
+  const unresolved = suggestion.unresolved.filter((name) => !notSearched.has(name));
+  if (notSearched.size > 0) {
     lines.push(
-      `No staggered schedule exists for ${suggestion.unresolved.join(', ')}: its runs are too long or too frequent to fit between the others. Shorten them, lower their frequency, or move them to another account.`,
+      `Not searched (the search stopped at its CPU budget): ${[...notSearched].join(', ')}. Stagger the others first, then plan again.`,
+    );
+  }
+  if (unresolved.length > 0) {
+    lines.push(
+      `No staggered schedule exists for ${unresolved.join(', ')}: its runs are too long or too frequent to fit between the others. Shorten them, lower their frequency, or move them to another account.`,
     );
   }
   return lines.join('\n');
@@ -114,6 +127,8 @@ function planJson(plan: Plan, suggestion: Suggestion) {
       overlap_seconds: o.overlapSeconds,
     })),
     suggestion,
+    cut_short: plan.cutShort,
+    more_overlaps: plan.moreOverlaps,
   };
 }
 
