@@ -41,6 +41,8 @@ export interface Services {
   /** Headers for calls to collectors (nothing for the embedded loopback server). */
   auth: HeaderProvider;
   embedded: EmbeddedCollectors;
+  /** Aborted with a CancelledError when a signal stops the process (the CLI's Ctrl-C, Cloud Run's SIGTERM). */
+  shutdown: AbortSignal;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,8 @@ export interface ServiceOptions {
   secrets?: SecretSource;
   /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
   leaseMaxPollMs?: number;
+  /** See Services.shutdown; by default nothing stops the process early. */
+  shutdown?: AbortSignal;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -92,6 +96,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
       headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
     },
     embedded: new EmbeddedCollectors(() => createApp(async () => services, { collectorsOnly: true })),
+    shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {
       services.transport.close();
       await services.embedded.close();
@@ -123,5 +128,6 @@ export function collectorRuntime(services: Services): CollectorRuntime {
     env: services.env,
     secrets: services.secrets,
     tokens: services.tokens,
+    shutdown: services.shutdown,
   };
 }

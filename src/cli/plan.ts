@@ -1,8 +1,11 @@
+import { errorMessage } from '../errors';
 import { ReportStore } from '../report/report-store';
 import { buildPlan, median, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedule/plan';
 import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
+import { untilAborted } from '../util/abort';
+import { timeoutSignal } from '../util/clock';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 import { withServices } from './with-services';
 
@@ -24,7 +27,8 @@ export async function planCommand(
 ): Promise<number> {
   return withServices(loadServices, global, async (services) => {
     const fromMs = options.from ? Date.parse(options.from) : startOfHour(services.clock.now());
-    const durations = await expectedDurations(services);
+    const { durations, note } = await advisoryDurations(services);
+    if (note) io.stderr(`${note}\n`);
     const plan = buildPlan(services.config, fromMs, options.hours ?? 24, durations);
     const suggestion =
       plan.overlaps.length > 0
@@ -34,6 +38,39 @@ export async function planCommand(
     else io.stdout(renderPlan(plan, suggestion) + '\n');
     return options.check && plan.overlaps.length > 0 ? EXIT.failed : EXIT.ok;
   });
+}
+
+/**
+ * How long the report history may take to read for advice (the planner's durations, `run`'s overlap
+ * warning): a store that is down or slow must not hold up a run or a plan.
+ * @default 3_000
+ */
+export const ADVISORY_BUDGET_MS = 3_000;
+
+/**
+ * Expected durations from the report history within ADVISORY_BUDGET_MS; past it, or if the store
+ * fails, none (timeouts stand in) and a one-line note saying so.
+ */
+export async function advisoryDurations(
+  services: Services,
+): Promise<{ durations: Durations; note: string | null }> {
+  const budget = timeoutSignal(
+    services.clock,
+    ADVISORY_BUDGET_MS,
+    new Error(`not read within ${ADVISORY_BUDGET_MS / 1000} s`),
+  );
+  const reading = expectedDurations(services);
+  try {
+    return { durations: await untilAborted(reading, budget.signal), note: null };
+  } catch (error) {
+    reading.catch(() => undefined);
+    return {
+      durations: new Map(),
+      note: `note: report history skipped (${errorMessage(error)}); timeouts stand in for run times`,
+    };
+  } finally {
+    budget.clear();
+  }
 }
 
 /** Median duration of each collector's successful runs in recent reports. */

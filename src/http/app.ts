@@ -6,7 +6,7 @@ import { ReportStore } from '../report/report-store';
 import type { Services } from '../services';
 import { silentLogger } from '../util/log';
 import { collectorRoute } from './collector-route';
-import { errorResponse, notFound } from './errors';
+import { decodePathSegment, errorResponse, notFound } from './errors';
 import type { AppHandler, AppRequest, AppResponse } from './types';
 
 export interface AppOptions {
@@ -42,7 +42,7 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
         if (method !== 'POST') return notAllowed('POST');
         return await collectorRoute(
           services,
-          decodeURIComponent(collectorMatch[1]!),
+          decodePathSegment(collectorMatch[1]!),
           request,
           options.collectorsOnly === true,
         );
@@ -51,7 +51,7 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
       if (method !== 'GET') return notAllowed('GET');
       const reports = new ReportStore(services.stores.reports, services.logger);
       if (reportMatch) {
-        const report = await reports.get(decodeURIComponent(reportMatch[1]!));
+        const report = await reports.get(decodePathSegment(reportMatch[1]!));
         return report
           ? { status: 200, body: await withRunRecords(report, services.stores.state, services.clock.now()) }
           : notFound(`no report for execution ${reportMatch[1]}`);
@@ -70,9 +70,10 @@ async function runRoute(services: Services, request: AppRequest): Promise<AppRes
   const trigger = parseRunRequest(request.body, request.headers);
   if (trigger.dryRun) return { status: 200, body: await planExecution(services, trigger) };
   const result = await execute(services, trigger);
-  const body = result.saved.stored
-    ? result.report
-    : { ...result.report, report_storage_error: result.saved.error };
+  const body =
+    result.saved.error === null
+      ? result.report
+      : { ...result.report, report_storage_error: result.saved.error };
   return { status: httpStatusFor(result.report), body };
 }
 

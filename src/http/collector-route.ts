@@ -6,6 +6,7 @@ import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager 
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, resolveCollector, type Services } from '../services';
+import { withCallerSignal } from './caller-signal';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -49,7 +50,7 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
-  const runtime = collectorRuntime(services);
+  const runtime = withCallerSignal(collectorRuntime(services), request.signal);
   const run = () => runCollector(collector, payload, timeoutSeconds, runtime);
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.

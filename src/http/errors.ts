@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/errors';
-import { errorMessage, isSchedulerError, type ErrorCode } from '../errors';
+import { errorMessage, isSchedulerError, RequestError, type ErrorCode } from '../errors';
 import type { Logger } from '../util/log';
 import { scrub } from '../util/secrets';
 import type { AppResponse } from './types';
@@ -11,6 +11,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CONFIG_NOT_FOUND: 500,
   DUPLICATE_TRIGGER: 409,
   STORE_URI_INVALID: 500,
+  // The state store could not take a tick's claim: nothing was dispatched, and a retry may succeed.
+  STORE_UNAVAILABLE: 503,
 };
 
 /** Every error answers JSON `{error: {code, message}}`; unexpected ones are logged and answered 500. */
@@ -36,4 +38,15 @@ export function errorResponse(error: unknown, logger: Logger, statusOverride?: n
 
 export function notFound(message: string): AppResponse {
   return { status: 404, body: { error: { code: 'NOT_FOUND', message } } };
+}
+
+/** A percent-encoded path segment, decoded; malformed encoding (`%zz`, a cut `%E0%A4`) is a 400. */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RequestError(
+      `the request path has malformed percent-encoding ("${segment.slice(0, 60)}"); encode reserved characters as %XX`,
+    );
+  }
 }

@@ -2,7 +2,10 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
+import { errorMessage } from '../errors';
+import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
+import { instanceShutdown } from './shutdown';
 import type { AppHandler } from './types';
 
 /**
@@ -12,11 +15,16 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
+  startupLog: Logger = createLogger(),
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
     services ??= buildServices().catch((error: unknown) => {
       services = null;
+      // The start-up error (a bad config, a local state store on a deployed instance) is in the log too.
+      startupLog.error(`the scheduler cannot start: ${errorMessage(error)}`, {
+        code: (error as { code?: unknown }).code,
+      });
       throw error;
     });
     return services;
@@ -40,6 +48,9 @@ async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
       builtinCollectors: builtinCollectors().map((c) => c.name),
+      // A deployed instance must share its state store with every other instance.
+      deployedAs: process.env['K_SERVICE'],
     }),
+    { shutdown: instanceShutdown.signal },
   );
 }
