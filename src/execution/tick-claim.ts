@@ -96,12 +96,7 @@ export async function claimTick(
 ): Promise<TickClaim | null> {
   if (trigger.tickMs === null) return null;
   const tick = new Date(selection.scheduledTimeMs).toISOString();
-  const key = [
-    tick,
-    trigger.jobName ?? '',
-    trigger.collectors ? [...trigger.collectors].sort().join(',') : '*',
-  ].join('|');
-  const objectKey = `ticks/${tick.slice(0, 10)}/${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
+  const { key, objectKey } = tickClaimKey(tick, trigger.jobName, trigger.collectors);
   const nowMs = deps.clock.now();
   const record: TickClaimRecord = {
     key,
@@ -135,6 +130,17 @@ export async function claimTick(
   } finally {
     budget.clear();
   }
+}
+
+/** A tick's claim: its key (time, job, explicit collectors) and the object holding it. */
+export function tickClaimKey(
+  tick: string,
+  jobName: string | null,
+  collectors: readonly string[] | null,
+): { key: string; objectKey: string } {
+  const key = [tick, jobName ?? '', collectors ? [...collectors].sort().join(',') : '*'].join('|');
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return { key, objectKey: `ticks/${tick.slice(0, 10)}/${hash}.json` };
 }
 
 async function claimOnce(
