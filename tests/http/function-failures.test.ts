@@ -4,6 +4,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import '../../src/index';
+import { createApp } from '../../src/http/app';
 import { createFunctionHandler } from '../../src/http/function-handler';
 import type { Services } from '../../src/services';
 import { openStore } from '../../src/store/open';
@@ -147,6 +148,31 @@ describe('malformed percent-encoding in a path', () => {
         message: 'the request path has malformed percent-encoding; encode reserved characters as %XX',
       },
     });
+  });
+});
+
+describe('malformed percent-encoding on the embedded collector server', () => {
+  const dirs = tempDirs();
+  afterAll(() => dirs.cleanup());
+
+  it('answers a JSON 400 naming the problem', async () => {
+    const services = await testServices('collectors:\n  dvf: {}\n', dirs.make('embedded'));
+    try {
+      const app = createApp(async () => services, { collectorsOnly: true });
+      const res = await app({ method: 'POST', path: '/collectors/%zz', headers: {}, body: undefined });
+      expect(res).toEqual({
+        status: 400,
+        body: {
+          error: {
+            code: 'REQUEST_INVALID',
+            message:
+              'the request path has malformed percent-encoding ("%zz"); encode reserved characters as %XX',
+          },
+        },
+      });
+    } finally {
+      await services.close();
+    }
   });
 });
 
