@@ -2,6 +2,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
+import { createLogger } from '../util/log';
 import { createApp } from './app';
 import type { AppHandler } from './types';
 
@@ -21,7 +22,11 @@ export function createFunctionHandler(
     });
     return services;
   };
-  const app: AppHandler = createApp(getServices);
+  const app: AppHandler = createApp(getServices, {
+    startupLogger: createLogger(),
+    // A deployed function cannot check callers without its config, so they learn nothing about it.
+    hideStartupErrors: process.env['K_SERVICE'] !== undefined,
+  });
   return async (req, res) => {
     const response = await app({
       method: req.method,
