@@ -79,7 +79,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
-  const callers = createCallerCheck(config, { env, secrets, logger });
+  const callers = createCallerCheck(config, {
+    env,
+    secrets,
+    logger,
+    fetch: options.fetch ?? globalThis.fetch,
+  });
   const services: Services = {
     config,
     clock,

@@ -37,19 +37,22 @@ const PAYLOAD_FIELDS = Object.keys(payloadSchema.entries);
 
 /** Validates a collector request body; every problem is named by its field. */
 export function parsePayload(input: unknown, routeCollector: string): DispatchPayload {
+  // valibot names the first unknown field only; a caller trying several should hear about each.
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const unknown = Object.keys(input).filter((k) => !PAYLOAD_FIELDS.includes(k));
+    if (unknown.length > 0) {
+      const problems = unknown.map(
+        (k) =>
+          `${k}: unknown field (expected only ${PAYLOAD_FIELDS.join(', ')}; a collector runs with its configured options, never a request's)`,
+      );
+      throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
+    }
+  }
   const result = v.safeParse(payloadSchema, input, { abortEarly: false });
   if (!result.success) {
-    const problems = result.issues.map((i) => {
-      const problem = describeIssue(i, { allowed: PAYLOAD_FIELDS, noun: 'field' });
-      return problemText(
-        problem.kind === 'unknown'
-          ? {
-              ...problem,
-              message: `unknown field (expected only ${PAYLOAD_FIELDS.join(', ')}; a collector runs with its configured options, never a request's)`,
-            }
-          : problem,
-      );
-    });
+    const problems = result.issues.map((i) =>
+      problemText(describeIssue(i, { allowed: PAYLOAD_FIELDS, noun: 'field' })),
+    );
     throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
   }
   if (result.output.collector !== routeCollector) {

@@ -301,6 +301,11 @@ export interface TasksServerOptions {
   routeUrl?: (url: URL) => string | URL;
   /** Dispatch to non-loopback hosts too. @default false: such an attempt fails without a request. */
   allowNonLoopbackTargets?: boolean;
+  /**
+   * Makes the OIDC token of an `oidcToken` task (a test's own signing key, for a target that verifies
+   * signatures). @default mintIdToken: unsigned, for targets that only read the claims
+   */
+  oidcToken?: (audience: string, email: string | undefined) => string;
   /** Default real-time limit of `waitFor*`. @default 20000 */
   waitTimeoutMs?: number;
 }
@@ -1240,7 +1245,10 @@ export class TasksServer {
     if (hr.oidcToken) {
       const audience = hr.oidcToken.audience || hr.url!;
       const email = hr.oidcToken.serviceAccountEmail;
-      headers['Authorization'] = `Bearer ${mintIdToken(audience, email ? { email } : {})}`;
+      const token = this.options.oidcToken
+        ? this.options.oidcToken(audience, email ?? undefined)
+        : mintIdToken(audience, email ? { email } : {});
+      headers['Authorization'] = `Bearer ${token}`;
     } else if (hr.oauthToken) {
       headers['Authorization'] = 'Bearer ya29.loopback-access-token';
     }

@@ -10,6 +10,8 @@ export interface CallerCheckDeps {
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
   logger: Logger;
+  /** For Google's certificates. */
+  fetch?: typeof fetch;
 }
 
 const allowEveryone: CallerCheck = {
@@ -26,7 +28,7 @@ export function createCallerCheck(config: Config, deps: CallerCheckDeps): Caller
   const auth = config.scheduler.incomingAuth;
   switch (auth.type) {
     case 'google-id-token':
-      return new GoogleIdTokenCheck(auth);
+      return new GoogleIdTokenCheck(deps.fetch ? { ...auth, fetch: deps.fetch } : auth);
     case 'bearer': {
       const ref = auth.secret ? { secret: auth.secret } : { env: auth.tokenEnv };
       const describe = auth.secret ? `secret ${auth.secret}` : `environment variable ${auth.tokenEnv}`;

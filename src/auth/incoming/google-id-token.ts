@@ -7,6 +7,8 @@ export interface GoogleIdTokenCheckConfig {
   /** Lower case. */
   allowedEmails: readonly string[];
   certsUrl: string;
+  /** How Google's certificates are fetched (gaxios' own default loads node-fetch). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -76,6 +78,7 @@ export class GoogleIdTokenCheck implements CallerCheck {
       const { OAuth2Client } = require('google-auth-library') as typeof import('google-auth-library');
       this.client = new OAuth2Client({
         endpoints: { oauth2FederatedSignonPemCertsUrl: this.config.certsUrl },
+        ...(this.config.fetch ? { transporterOptions: { fetchImplementation: this.config.fetch } } : {}),
       });
     }
     return this.client;
