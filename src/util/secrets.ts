@@ -39,8 +39,11 @@ const AUTHORIZATION_HEADER = /\b((?:proxy-)?authorization)(["']?\s*[:=]\s*["']?)
 const BEARER_TOKEN = /\bBearer\s+[A-Za-z0-9\-._~+/]{8,}=*/g;
 /** The userinfo of a URL (`https://user:password@host`). */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
-/** The query of an http(s) URL, which may carry a key; the URL keeps a mark that it had one. */
-const URL_QUERY = /\b(https?:\/\/[^\s?#"'<>]+)\?[^\s#"'<>]*/gi;
+/**
+ * The query of an http(s) URL, which may carry a key; the URL keeps a mark that it had one. Punctuation
+ * ending the query is taken for the sentence's.
+ */
+const URL_QUERY = /\b(https?:\/\/[^\s?#"'<>]+)\?(?:[^\s#"'<>]*[^\s#"'<>.,;:!?)\]])?/gi;
 
 /**
  * `text` without any registered secret value, any Authorization header value or bearer token, and
