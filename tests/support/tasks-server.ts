@@ -10,8 +10,9 @@
  *   are the ones real Cloud Tasks returns (as recorded by aertje/cloud-tasks-emulator's conformance runs).
  * - Each task is sent to `httpRequest.url` at its scheduleTime (at once if absent or past) with its method,
  *   headers and body, `User-Agent: Google-Cloud-Tasks`, the `X-CloudTasks-*` headers and, for an
- *   `oidcToken`, `Authorization: Bearer <mintIdToken(audience || url, {email})>`. Each attempt is cut off
- *   at the task's dispatchDeadline (default 10 min). At most `maxConcurrentDispatches` attempts per queue
+ *   `oidcToken`, `Authorization: Bearer <mintIdToken(audience || url, {email})>` (or the token the
+ *   `oidcToken` option makes, for targets that verify signatures). Each attempt is cut off at the task's
+ *   dispatchDeadline (default 10 min). At most `maxConcurrentDispatches` attempts per queue
  *   are in flight, starts are limited by a token bucket (`maxDispatchesPerSecond`, burst 100). A 2xx
  *   completes the task; anything else (any other status, a connection error, the deadline) is retried
  *   after the queue's backoff (minBackoff doubled maxDoublings times, then linear, capped at maxBackoff)

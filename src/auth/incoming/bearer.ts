@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorMessage } from '../../errors';
+import { SingleFlight } from '../../token/single-flight';
 import { registerSecret, scrub } from '../../util/secrets';
 import { bearerToken, denied, type CallerCheck, type CallerVerdict } from './types';
 
@@ -10,26 +11,20 @@ import { bearerToken, denied, type CallerCheck, type CallerVerdict } from './typ
  * variable, a Secret Manager version) and kept; a failed load is retried on the next request.
  */
 export function bearerCheck(load: () => Promise<string | null>, describe: string): CallerCheck {
-  let expected: Promise<Buffer | null> | null = null;
+  let expected: Buffer | null = null;
+  const loads = new SingleFlight<Buffer | null>();
   const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
   return {
     type: 'bearer',
     async check(request): Promise<CallerVerdict> {
-      if (!expected) {
-        const loading = load().then((token) => {
+      let want: Buffer | null;
+      try {
+        want = expected ??= await loads.run('token', async () => {
+          const token = await load();
           if (!token) return null;
           registerSecret(token);
           return digest(token);
         });
-        expected = loading;
-        loading.then(
-          (value) => value === null && expected === loading && (expected = null),
-          () => expected === loading && (expected = null),
-        );
-      }
-      let want: Buffer | null;
-      try {
-        want = await expected;
       } catch (error) {
         return denied(
           503,
