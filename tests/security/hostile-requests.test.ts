@@ -461,6 +461,26 @@ describe.each(VARIANTS)('hostile requests against the function: $name', (variant
     expect(rig.canary.requests).toHaveLength(0);
   });
 
+  it('answers a dry run with URLs stripped of credentials and query values, and payloads without options', async () => {
+    const before = rig.upstream.requests.length;
+    const res = await rig.send('POST', '/run', {
+      body: { dryRun: true, collectors: ['probe', 'keyed'] },
+      headers: rig.valid(),
+    });
+    expect(res.status).toBe(200);
+    const plan = res.body['collectors'] as Record<string, { url: string; payload: object }>;
+    expect(plan['keyed']!.url).toBe('https://collectors.example/keyed?…');
+    expect(plan['probe']!.url).toBe(`${rig.url}/collectors/probe`);
+    expect(Object.keys(plan['probe']!.payload).sort()).toEqual([
+      'attempt',
+      'collector',
+      'executionId',
+      'scheduledTime',
+    ]);
+    expect(rig.upstream.requests.length).toBe(before);
+    expect(rig.canary.requests).toHaveLength(0);
+  });
+
   it('scrubs an upstream error that echoes our Authorization header and a keyed URL', async () => {
     const res = await rig.send('POST', '/run', { body: { collectors: ['echo'] }, headers: rig.valid() });
     expect([200, 500]).toContain(res.status);
