@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import { untilAborted } from '../util/abort';
 import { isCancellation } from '../util/cancel';
 import type { Logger } from '../util/log';
+import { redactUrl } from '../util/url';
 import { queueIdFor } from '../tasks/naming';
 import { dispatchUntilDeadline, ReportBudget } from './deadline';
 import { newExecutionId } from './execution-id';
@@ -197,7 +198,8 @@ export async function planExecution(services: Services, trigger: Trigger): Promi
       targets.map((t) => [
         t.name,
         {
-          url: t.url,
+          // Shown to whoever asked for the plan: no credentials, no query values.
+          url: redactUrl(t.url),
           queue: t.queue,
           group: t.group,
           timeout_seconds: t.timeoutMs / 1000,
@@ -219,7 +221,7 @@ async function buildTargets(
   return selection.collectors.map((c: CollectorConfig) => ({
     name: c.name,
     url: c.url ?? `${embeddedBase}/collectors/${c.name}`,
-    payload: { executionId, collector: c.name, scheduledTime, attempt: 1, options: { ...c.options } },
+    payload: { executionId, collector: c.name, scheduledTime, attempt: 1 },
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
     group: c.group,

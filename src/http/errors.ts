@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/errors';
-import { errorMessage, isSchedulerError, RequestError, type ErrorCode } from '../errors';
+import { errorMessage, isSchedulerError, type ErrorCode } from '../errors';
 import type { Logger } from '../util/log';
 import { scrub } from '../util/secrets';
 import type { AppResponse } from './types';
@@ -38,15 +38,4 @@ export function errorResponse(error: unknown, logger: Logger, statusOverride?: n
 
 export function notFound(message: string): AppResponse {
   return { status: 404, body: { error: { code: 'NOT_FOUND', message } } };
-}
-
-/** A percent-encoded path segment, decoded; malformed encoding (`%zz`, a cut `%E0%A4`) is a 400. */
-export function decodePathSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new RequestError(
-      `the request path has malformed percent-encoding ("${segment.slice(0, 60)}"); encode reserved characters as %XX`,
-    );
-  }
 }

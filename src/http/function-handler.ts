@@ -2,7 +2,6 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
-import { errorMessage } from '../errors';
 import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
 import { instanceShutdown } from './shutdown';
@@ -15,21 +14,21 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
-  startupLog: Logger = createLogger(),
+  startupLogger: Logger = createLogger(),
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
     services ??= buildServices().catch((error: unknown) => {
       services = null;
-      // The start-up error (a bad config, a local state store on a deployed instance) is in the log too.
-      startupLog.error(`the scheduler cannot start: ${errorMessage(error)}`, {
-        code: (error as { code?: unknown }).code,
-      });
       throw error;
     });
     return services;
   };
-  const app: AppHandler = createApp(getServices);
+  const app: AppHandler = createApp(getServices, {
+    startupLogger,
+    // A deployed function cannot check callers without its config, so they learn nothing about it.
+    hideStartupErrors: process.env['K_SERVICE'] !== undefined,
+  });
   return async (req, res) => {
     const response = await app({
       method: req.method,

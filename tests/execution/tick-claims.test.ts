@@ -196,11 +196,15 @@ describe.each(STORE_KINDS)('tick claims on the %s store', (kind) => {
 
     let release: () => void = () => undefined;
     if (storage.gcs) {
-      // The store hangs on the claim's write (a stalled request).
+      // The store hangs on writes (a stalled upload): the claim is the execution's first write.
       const held = new Promise<void>((resolve) => (release = resolve));
-      storage.gcs.onRequest = (r) => (r.object?.includes('/ticks/') && r.method !== 'GET' ? held : undefined);
+      const mark = storage.gcs.requests.length;
+      storage.gcs.onRequest = (r) => (r.op.startsWith('upload.') ? held : undefined);
       const answer = deliver();
-      await until(() => storage.gcs!.requests.some((r) => r.object?.includes('/ticks/')), 'claim write');
+      await until(
+        () => storage.gcs!.requests.slice(mark).some((r) => r.op.startsWith('upload.')),
+        'claim write',
+      );
       clock.advance(CLAIM_BUDGET_MS);
       const res = await answer;
       expect(res.status).toBe(503);
