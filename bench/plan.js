@@ -19,6 +19,10 @@ const CONFIGS = {
   'member on */15, 600 s': `
   frequent: { url: "http://127.0.0.1:1/a", schedule: "*/15 * * * *", group: g, timeout_seconds: 600 }
   daily: { url: "http://127.0.0.1:1/b", schedule: "5 1 * * *", group: g }`,
+  '*/15 with 6-hourly and daily members': `
+  realtime: { url: "http://127.0.0.1:1/a", schedule: "*/15 * * * *", group: g, timeout_seconds: 600 }
+  six-hourly: { url: "http://127.0.0.1:1/b", schedule: "0 2-23/6 * * *", group: g, timeout_seconds: 900 }
+  daily: { url: "http://127.0.0.1:1/b", schedule: "0 2 * * *", group: g, timeout_seconds: 1200 }`,
   'seven members, per-minute included': `
   a: { url: "http://127.0.0.1:1/a", schedule: "0-29 */2 * * *", group: g, timeout_seconds: 60 }
   b: { url: "http://127.0.0.1:1/a", schedule: "* * * * *", group: g, timeout_seconds: 30 }
