@@ -7,6 +7,8 @@ const { coldstart } = require('./coldstart');
 const tasks = require('./tasks');
 const tokens = require('./tokens');
 const streams = require('./streams');
+const plan = require('./plan');
+const callers = require('./callers');
 
 (async () => {
   const results = {};
@@ -22,6 +24,8 @@ const streams = require('./streams');
   results.tasks = await tasks.main();
   results.tokens = await tokens.main();
   results.streams = await streams.main();
+  results.plan = await plan.main();
+  results.callers = await callers.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

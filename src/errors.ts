@@ -21,6 +21,9 @@ export const ERROR_CODES = {
   STORE_FORBIDDEN: 'the credentials may not read or write that bucket',
   STORE_UNAVAILABLE: 'the store failed after retries',
   AUTH_TOKEN_MISSING: 'a configured token is not available',
+  AUTH_REQUIRED: 'a request to the function carried no valid credential',
+  AUTH_FORBIDDEN: 'a request to the function carried a valid credential of a caller not allowed',
+  AUTH_UNAVAILABLE: 'callers of the function cannot be verified (certificates or token unavailable)',
   AUTH_NO_CREDENTIALS: 'no Google credentials are available',
   AUTH_ID_TOKEN_INVALID: 'the metadata server answered an unusable ID token',
   AUTH_ID_TOKEN_UNAVAILABLE: 'no ID token could be obtained (metadata server down or slow)',
@@ -32,6 +35,7 @@ export const ERROR_CODES = {
   TOKEN_LOGIN_FAILED: 'logging in to an account failed (here or in the job that was logging in)',
   TOKEN_REFUSED: 'an upstream refused a token or signature the account should accept',
   DUPLICATE_TRIGGER: 'this tick was already triggered',
+  CANCELLED: 'a signal (SIGINT, SIGTERM) stopped the execution',
   INTERNAL: 'a bug: an error nobody expected',
 } as const;
 

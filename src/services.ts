@@ -1,4 +1,6 @@
 import { createHeaderProvider } from './auth/create';
+import { createCallerCheck } from './auth/incoming/create';
+import type { CallerCheck } from './auth/incoming/types';
 import type { HeaderProvider } from './auth/types';
 import type { CollectorConfig, Config } from './config/types';
 import type { Collector } from './runtime/contract';
@@ -38,9 +40,13 @@ export interface Services {
   leases: LeaseManager;
   /** Shared account tokens, in the state store. */
   tokens: TokenBroker;
-  /** Headers for calls to collectors (nothing for the embedded loopback server). */
+  /** Headers for calls to collectors (the process's own token for the embedded loopback server). */
   auth: HeaderProvider;
+  /** Who may call the function's routes (scheduler.incoming_auth). */
+  callers: CallerCheck;
   embedded: EmbeddedCollectors;
+  /** Aborted with a CancelledError when a signal stops the process (the CLI's Ctrl-C, Cloud Run's SIGTERM). */
+  shutdown: AbortSignal;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,8 @@ export interface ServiceOptions {
   secrets?: SecretSource;
   /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
   leaseMaxPollMs?: number;
+  /** See Services.shutdown; by default nothing stops the process early. */
+  shutdown?: AbortSignal;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -75,6 +83,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
+  const callers = createCallerCheck(config, {
+    env,
+    secrets,
+    logger,
+    fetch: options.fetch ?? globalThis.fetch,
+  });
   const services: Services = {
     config,
     clock,
@@ -89,9 +103,14 @@ export async function createServices(config: Config, options: ServiceOptions = {
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
     secrets,
     auth: {
-      headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
+      headersFor: async (url) =>
+        services.embedded.isEmbedded(url) ? services.embedded.headers() : upstreamAuth.headersFor(url),
     },
-    embedded: new EmbeddedCollectors(() => createApp(async () => services, { collectorsOnly: true })),
+    callers,
+    embedded: new EmbeddedCollectors((embeddedCallers) =>
+      createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
+    ),
+    shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {
       services.transport.close();
       await services.embedded.close();
@@ -113,6 +132,22 @@ export function resolveCollector(
   return collector ? { collector, configured } : null;
 }
 
+/**
+ * The configured entry behind a collector route's name, and its implementation: null for a name that
+ * is not configured (a built-in collector the config does not list included) or, unless
+ * `includeDisabled`, whose entry is disabled. A route never runs anything else.
+ */
+export function configuredCollector(
+  services: Services,
+  name: string,
+  { includeDisabled = false }: { includeDisabled?: boolean } = {},
+): { collector: Collector<unknown>; configured: CollectorConfig } | null {
+  const configured = services.config.collectors.find((c) => c.name === name);
+  if (!configured || (!configured.enabled && !includeDisabled)) return null;
+  const collector = services.registry.get(configured.implementation);
+  return collector ? { collector, configured } : null;
+}
+
 /** What a collector run needs from the services. */
 export function collectorRuntime(services: Services): CollectorRuntime {
   return {
@@ -123,5 +158,6 @@ export function collectorRuntime(services: Services): CollectorRuntime {
     env: services.env,
     secrets: services.secrets,
     tokens: services.tokens,
+    shutdown: services.shutdown,
   };
 }

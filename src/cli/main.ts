@@ -7,11 +7,13 @@ import { errorMessage, isSchedulerError } from '../errors';
 import { CollectorRegistry } from '../runtime/registry';
 import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
+import { scrub } from '../util/secrets';
 import { collectCommand } from './collect';
 import { planCommand } from './plan';
 import { queuesCommand } from './queues';
 import { runCommand } from './run';
 import { statusCommand } from './status';
+import { StopSignals } from './stop-signals';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 
 export { EXIT, type CliIO } from './types';
@@ -25,17 +27,26 @@ export const processIO: CliIO = {
 
 export async function main(
   argv: string[],
-  io: CliIO = processIO,
+  processIo: CliIO = processIO,
   overrides: ServiceOptions = {},
 ): Promise<number> {
+  // Everything the CLI prints passes here: no secret this process read, no Authorization value or
+  // bearer token, no URL credentials or query values, whatever a collector or library said.
+  const io: CliIO = {
+    ...processIo,
+    stdout: (t) => processIo.stdout(scrub(t)),
+    stderr: (t) => processIo.stderr(scrub(t)),
+  };
   let exitCode: number = EXIT.ok;
+  // Ctrl-C or SIGTERM during `run` or `collect` cancels the work in progress (see stop-signals.ts).
+  const stop = new StopSignals(io, overrides.shutdown ?? null, processIo === processIO);
   const loadServices: ServicesLoader = async (global) => {
     const registry = overrides.registry ?? new CollectorRegistry(builtinCollectors());
     const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
       collectors: registry.all(),
     });
     const logger = createLogger(humanSink(io), {}, global.verbose ? 'INFO' : 'WARNING');
-    return createServices(config, { env: io.env, logger, ...overrides, registry });
+    return createServices(config, { env: io.env, logger, ...overrides, registry, shutdown: stop.signal });
   };
 
   const program = new Command('scheduler')
@@ -58,7 +69,9 @@ export async function main(
     .option('--force', 'run even if this tick already ran')
     .option('--json', 'print the report as JSON')
     .action(async (options) => {
-      exitCode = await runCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+      exitCode = await stop.during(() =>
+        runCommand(options, program.opts<GlobalOptions>(), loadServices, io),
+      );
     });
 
   program
@@ -90,7 +103,9 @@ export async function main(
     .option('--options <json>', 'options as JSON, merged over the configured ones', jsonObject)
     .option('--json', 'print the run record as JSON')
     .action(async (name: string, options) => {
-      exitCode = await collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io);
+      exitCode = await stop.during(() =>
+        collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io),
+      );
     });
 
   program

@@ -15,6 +15,23 @@ export interface RetryPolicy {
 export type AuthConfig =
   { type: 'none' } | { type: 'google-id-token' } | { type: 'bearer'; tokenEnv: string; secret?: string };
 
+/**
+ * Who may call the function (every route but GET /healthz), `scheduler.incoming_auth`. Not to be
+ * confused with `AuthConfig`, how the scheduler authenticates itself to collectors.
+ */
+export type IncomingAuthConfig =
+  | {
+      type: 'google-id-token';
+      /** Accepted `aud` values: the function's URL(s); a collector route also accepts its configured URL. */
+      audiences: readonly string[];
+      /** Accepted `email` claims (lower case): the Scheduler and Tasks service accounts, named operators. */
+      allowedEmails: readonly string[];
+      /** Google's PEM certificates for ID tokens; tests point it at a loopback server. */
+      certsUrl: string;
+    }
+  | { type: 'bearer'; tokenEnv: string; secret?: string }
+  | { type: 'none'; allowUnauthenticated: boolean };
+
 export interface TasksConfig {
   project?: string;
   location?: string;
@@ -67,9 +84,12 @@ export interface Config {
     mode: DispatchMode;
     maxConcurrentCollectors: number;
     deadlineSeconds: number;
+    /** After the deadline (or a cancellation), how long writing the report may take before it is only logged. */
+    reportBudgetSeconds: number;
     maxResponseBytes: number;
     retry: RetryPolicy;
     auth: AuthConfig;
+    incomingAuth: IncomingAuthConfig;
     tasks: TasksConfig;
     /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
     useSecretManager: boolean;
@@ -91,12 +111,16 @@ export const DEFAULTS = {
   maxConcurrentCollectors: 4,
   /** Under the 540 s limit of a 1st-gen Cloud Function, leaving time to write the report. */
   deadlineSeconds: 500,
+  /** Time left after the deadline to settle the dispatch and write the report; past it the report is only logged. */
+  reportBudgetSeconds: 30,
   /** A collector's JSON summary is small; anything past this is cut off and reported. */
   maxResponseBytes: 1024 * 1024,
   retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },
   collectorTimeoutSeconds: 300,
   groupWaitSeconds: 0,
   tokenEnv: 'FUNCTION_AUTH_TOKEN',
+  /** Where Google publishes the certificates that sign its ID tokens (PEM, keyed by `kid`). */
+  googleCertsUrl: 'https://www.googleapis.com/oauth2/v1/certs',
   queue: 'data-collectors',
   maxDispatchesPerSecond: 5,
   maxConcurrentDispatches: 10,

@@ -2,7 +2,9 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
+import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
+import { instanceShutdown } from './shutdown';
 import type { AppHandler } from './types';
 
 /**
@@ -12,6 +14,7 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
+  startupLogger: Logger = createLogger(),
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
@@ -21,7 +24,11 @@ export function createFunctionHandler(
     });
     return services;
   };
-  const app: AppHandler = createApp(getServices);
+  const app: AppHandler = createApp(getServices, {
+    startupLogger,
+    // A deployed function cannot check callers without its config, so they learn nothing about it.
+    hideStartupErrors: process.env['K_SERVICE'] !== undefined,
+  });
   return async (req, res) => {
     const response = await app({
       method: req.method,
@@ -40,6 +47,9 @@ async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
       collectors: builtinCollectors(),
+      // A deployed instance must share its state store with every other instance.
+      deployedAs: process.env['K_SERVICE'],
     }),
+    { shutdown: instanceShutdown.signal },
   );
 }

@@ -85,7 +85,8 @@ export interface UnitsSummary {
   failures: UnitFailure[];
 }
 
-export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped'] as const;
+/** `cancelled`: a signal stopped the process while the collector ran (another delivery may run it). */
+export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
