@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   COLLECTOR_RESPONSE_INVALID: 'a collector answered something that is not a valid response',
   UPSTREAM_HTTP: 'an upstream API answered an error status',
   UPSTREAM_INVALID: 'an upstream API answered something unexpected',
+  UPSTREAM_UNREACHABLE: 'an upstream API could not be reached (name, connection, TLS)',
   STORE_URI_INVALID: 'a storage location is not a valid path or gs:// URI',
   STORE_KEY_INVALID: 'an object key is not valid',
   STORE_NOT_FOUND: 'an object or bucket does not exist',

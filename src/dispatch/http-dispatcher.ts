@@ -7,7 +7,8 @@ import { scrub } from '../util/secrets';
 import { redactUrl } from '../util/url';
 import { excerpt } from './read-body';
 import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
-import { backoffDelayMs, isRetryableStatus, networkErrorCode, parseRetryAfter } from './retry';
+import { networkCause } from './network-errors';
+import { backoffDelayMs, isRetryableStatus, parseRetryAfter } from './retry';
 import { TransportError, type HttpTransport, type TransportResponse } from './transport';
 import {
   safeListener,
@@ -217,13 +218,14 @@ export class HttpDispatcher implements Dispatcher {
             },
           };
         default: {
-          const retryable = error.code !== null && networkErrorCode(error) !== null;
+          const cause = networkCause(error);
           const outcome: Partial<CollectorOutcome> = {
             status: 'failed',
-            error: `${where()} failed: ${error.message}`,
-            errorType: 'ConnectionError',
+            // The cause first, as upstream errors have it: a line cut to width still shows it.
+            error: cause ? `${cause.description}: ${where()}` : `${where()} failed: ${error.message}`,
+            errorType: cause?.type ?? 'ConnectionError',
           };
-          return retryable ? { final: false, outcome, retryAfterMs: null } : { final: true, outcome };
+          return cause?.retryable ? { final: false, outcome, retryAfterMs: null } : { final: true, outcome };
         }
       }
     }
@@ -316,7 +318,8 @@ export function classify(where: () => string, response: TransportResponse, nowMs
     status: 'failed',
     httpStatus: status,
     error: `${where()} answered ${status}${why ? `: ${why}` : ''}`,
-    errorType: run?.errorType === 'Timeout' ? 'Timeout' : 'HTTPError',
+    // A collector of ours names the cause (a reset upstream, a store outage); others are HTTP errors.
+    errorType: run?.errorType ?? 'HTTPError',
     ...(run ? { result: run.result, manifest: run.manifest } : {}),
   };
   if (isRetryableStatus(status)) {

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../config/types';
 import type { DispatchPayload } from '../runtime/payload';
+import { NETWORK_ERROR_TYPES } from './network-errors';
 
 export const COLLECTOR_STATUSES = ['success', 'failed', 'scheduled', 'skipped', 'running'] as const;
 export type CollectorStatus = (typeof COLLECTOR_STATUSES)[number];
@@ -14,6 +15,7 @@ export const ERROR_TYPES = [
   'AuthError',
   'CollectorError',
   'TasksError',
+  ...NETWORK_ERROR_TYPES,
 ] as const;
 
 export interface DispatchTarget {

@@ -1,4 +1,5 @@
-import { errorMessage, SchedulerError } from '../errors';
+import { networkCause } from '../dispatch/network-errors';
+import { errorMessage, isSchedulerError, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import type { TokenBroker } from '../token/types';
@@ -187,8 +188,13 @@ export async function skipRun(
 }
 
 function errorType(error: unknown): string {
+  const declared = (error as { errorType?: unknown } | null)?.errorType;
+  if (typeof declared === 'string') return declared;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'UPSTREAM_HTTP') return 'HTTPError';
+  // A fetch failure a collector let through is named by its cause, like the upstream client's.
+  const network = isSchedulerError(error) ? null : networkCause(error);
+  if (network) return network.type;
   if (typeof code === 'string' && code.length > 0 && code === code.toUpperCase()) return code;
   return error instanceof Error ? error.name : 'Error';
 }

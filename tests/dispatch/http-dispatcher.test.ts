@@ -6,6 +6,7 @@ import type { CollectorOutcome, DispatchTarget, ProgressEvent } from '../../src/
 import { collectorServer, type Behaviour } from '../support/collector-servers';
 import { FakeClock } from '../support/fake-clock';
 import { startServer, json, type TestServer } from '../support/http';
+import { selfSignedServer, UNRESOLVABLE_HOST } from '../support/network-failures';
 import { until } from '../support/wait';
 
 const servers: TestServer[] = [];
@@ -155,17 +156,19 @@ describe('HTTP dispatch of one collector', () => {
     expect(s.requests).toHaveLength(1);
   });
 
-  it('retries a connection reset, and fails with ConnectionError when it persists', async () => {
+  it('retries a connection reset, and fails with ConnectionResetError when it persists', async () => {
     const clock = new FakeClock();
     const s = await serve({ kind: 'reset' });
     const outcome = await one(clock, target('dvf', s.url));
     expect(outcome).toMatchObject({
       status: 'failed',
-      errorType: 'ConnectionError',
+      errorType: 'ConnectionResetError',
       attempts: 3,
       httpStatus: null,
     });
-    expect(outcome.error).toMatch(/ECONNRESET|UND_ERR_SOCKET/);
+    expect(outcome.error).toMatch(
+      /^connection reset \(ECONNRESET\): POST http:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+    );
   });
 
   it('recovers from one reset', async () => {
@@ -181,8 +184,34 @@ describe('HTTP dispatch of one collector', () => {
     await s.close();
     servers.splice(servers.indexOf(s), 1);
     const outcome = await one(clock, target('dvf', url));
-    expect(outcome).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
-    expect(outcome.error).toMatch(/ECONNREFUSED/);
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'ConnectionRefusedError', attempts: 3 });
+    expect(outcome.error).toMatch(
+      /^connection refused \(ECONNREFUSED\): POST http:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+    );
+  });
+
+  it('does not retry a host that does not resolve, and says so', async () => {
+    const clock = new FakeClock();
+    const outcome = await one(clock, target('dvf', `http://${UNRESOLVABLE_HOST}`));
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'NameResolutionError', attempts: 1 });
+    expect(outcome.error).toBe(
+      `could not resolve host ${UNRESOLVABLE_HOST} (ENOTFOUND): POST http://${UNRESOLVABLE_HOST}/collectors/dvf`,
+    );
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('does not retry a certificate it cannot trust', async () => {
+    const clock = new FakeClock();
+    const tls = await selfSignedServer();
+    try {
+      const outcome = await one(clock, target('dvf', tls.url));
+      expect(outcome).toMatchObject({ status: 'failed', errorType: 'SSLError', attempts: 1 });
+      expect(outcome.error).toMatch(
+        /^TLS failed: self[- ]signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\): POST https:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+      );
+    } finally {
+      await tls.close();
+    }
   });
 
   it('reports a 200 that is HTML as an invalid response, without retrying', async () => {
@@ -317,7 +346,11 @@ describe('HTTP fan-out', () => {
     expect(outcomes['ok']).toMatchObject({ status: 'success', result: { records: 1 } });
     expect(outcomes['slow']).toMatchObject({ status: 'success' });
     expect(outcomes['hang']).toMatchObject({ status: 'failed', errorType: 'Timeout' });
-    expect(outcomes['reset']).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
+    expect(outcomes['reset']).toMatchObject({
+      status: 'failed',
+      errorType: 'ConnectionResetError',
+      attempts: 3,
+    });
     expect(outcomes['html']).toMatchObject({ status: 'failed', errorType: 'InvalidResponse' });
     expect(outcomes['fail']).toMatchObject({ status: 'failed', errorType: 'HTTPError', attempts: 3 });
   });
