@@ -59,6 +59,8 @@ export type ProgressListener = (event: ProgressEvent) => void;
 export interface DispatchOptions {
   /** Aborted at the execution's deadline. */
   signal: AbortSignal;
+  /** When `signal` aborts, on the clock: no retry waits past it. */
+  deadlineAtMs?: number;
   /** A forced re-run of a tick: Cloud Tasks must not refuse it as a repeat. */
   force?: boolean;
   onProgress?: ProgressListener;

@@ -71,6 +71,7 @@ export async function execute(
     const targets = await buildTargets(services, selection, executionId);
     outcomes = await dispatcherFor(services, mode).dispatch(targets, {
       signal: deadline.signal,
+      deadlineAtMs: startMs + deadlineMs,
       force: trigger.force,
       ...(onProgress ? { onProgress } : {}),
     });

@@ -439,14 +439,87 @@ describe('HTTP fan-out', () => {
 
   it('stops retrying when the deadline falls during a backoff wait', async () => {
     const clock = new FakeClock('2026-11-22T14:00:00Z', false);
-    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '100' } });
-    const deadlineTimer = timeoutSignal(clock, 30_000, new Error('execution deadline of 30 s reached'));
+    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '20' } });
+    // Without deadlineAtMs the dispatcher cannot see the deadline coming: the signal cuts the wait.
+    const deadlineTimer = timeoutSignal(clock, 10_000, new Error('execution deadline of 10 s reached'));
     const pending = dispatcher(clock).dispatch([target('dvf', s.url)], { signal: deadlineTimer.signal });
     await s.waitForRequests(1);
     await until(() => clock.sleeps.length > 0);
-    clock.advance(30_000);
+    clock.advance(10_000);
     const [outcome] = await pending;
     expect(outcome).toMatchObject({ status: 'failed', errorType: 'Timeout', attempts: 1 });
     expect(s.requests).toHaveLength(1);
+  });
+
+  it('gives the slot back during a wait: at concurrency 1, a collector told to come back later lets the others run', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const limited = await serve(
+      { kind: 'status', status: 429, headers: { 'retry-after': '20' } },
+      { kind: 'ok' },
+    );
+    const healthy = await serve({ kind: 'ok', result: { records: 5 } });
+    const finished: string[] = [];
+    const pending = dispatcher(clock, { maxConcurrent: 1 }).dispatch(
+      [target('limited', limited.url), target('healthy', healthy.url)],
+      { signal: deadline(), onProgress: (e) => e.type === 'finish' && finished.push(e.outcome.name) },
+    );
+    // The healthy collector runs while the limited one waits out its Retry-After: no time passes.
+    await until(() => finished.includes('healthy'), 'the healthy collector finished');
+    expect(finished).toEqual(['healthy']);
+    expect(clock.sleeps).toEqual([20_000]);
+    clock.advance(20_000);
+    const outcomes = Object.fromEntries((await pending).map((o) => [o.name, o]));
+    expect(outcomes['healthy']).toMatchObject({ status: 'success', attempts: 1, result: { records: 5 } });
+    expect(outcomes['limited']).toMatchObject({ status: 'success', attempts: 2 });
+  });
+
+  it('ends at once, failed with its status and the wait it asked for, when Retry-After exceeds retry.max_backoff_seconds', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    const [outcome] = await dispatcher(clock).dispatch([target('sirene', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 500_000,
+    });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      httpStatus: 429,
+      errorType: 'HTTPError',
+      attempts: 1,
+      extra: { retry_after_seconds: 3600 },
+    });
+    expect(outcome!.error).toMatch(
+      /answered 429: .*; asked to retry after 3600 s \(Retry-After\), longer than retry\.max_backoff_seconds \(30 s\); not retried$/,
+    );
+    expect(clock.sleeps).toEqual([]);
+    expect(outcome!.endMs).toBe(outcome!.startMs);
+  });
+
+  it('does not wait for a Retry-After that ends past the execution deadline', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '25' } });
+    const [outcome] = await dispatcher(clock).dispatch([target('plu', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 20_000,
+    });
+    expect(outcome).toMatchObject({ status: 'failed', httpStatus: 503, attempts: 1, errorType: 'HTTPError' });
+    expect(outcome!.error).toMatch(
+      /; asked to retry after 25 s \(Retry-After\), with 20 s left before the execution deadline; not retried$/,
+    );
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('does not begin a backoff that ends past the execution deadline', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 502 });
+    // random 0.5: waits of 0.5 s, then 1 s; only 0.9 s are left after the first wait.
+    const [outcome] = await dispatcher(clock).dispatch([target('dvf', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 1_400,
+    });
+    expect(outcome).toMatchObject({ status: 'failed', httpStatus: 502, attempts: 2, errorType: 'HTTPError' });
+    expect(outcome!.error).toMatch(
+      /; no time for another attempt \(0\.9 s left before the execution deadline\)$/,
+    );
+    expect(clock.sleeps).toEqual([500]);
   });
 });
