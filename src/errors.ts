@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   SECRET_FORBIDDEN: 'the credentials may not read that secret',
   TASKS_FAILED: 'a Cloud Task could not be created',
   LEASE_BUSY: 'a lease is held by someone else',
+  LEASE_LOST: 'a lease could not be renewed before it expired; its holder stopped',
   TOKEN_LOGIN_FAILED: 'logging in to an account failed (here or in the job that was logging in)',
   TOKEN_REFUSED: 'an upstream refused a token or signature the account should accept',
   DUPLICATE_TRIGGER: 'this tick was already triggered',

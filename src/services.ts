@@ -56,6 +56,8 @@ export interface ServiceOptions {
   secrets?: SecretSource;
   /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
   leaseMaxPollMs?: number;
+  /** The life of a group lease between renewals (default DEFAULT_LEASE_TTL_MS, 60 s). */
+  leaseTtlMs?: number;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -74,7 +76,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
-  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
+  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs, options.leaseTtlMs);
   const services: Services = {
     config,
     clock,

@@ -4,7 +4,7 @@ import { errorMessage } from '../errors';
 import type { Clock } from '../util/clock';
 import { scrub } from '../util/secrets';
 import { redactUrl } from '../util/url';
-import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
+import { GROUP_LEASE_HEADER, groupLeaseName, isLeaseLost, LeaseManager } from '../lease/lease';
 import { networkCause } from './network-errors';
 import { classify, type Attempt } from './classify-response';
 import { nextWait } from './retry-wait';
@@ -95,7 +95,7 @@ export class HttpDispatcher implements Dispatcher {
     const started = this.deps.clock.now();
     const holder = LeaseManager.holderId(target.payload.executionId, target.name);
     const result = await leases.acquire(groupLeaseName(target.group), holder, {
-      ttlMs: this.deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      ttlMs: this.deps.leaseTtlMs ?? leases.ttlMs,
       waitMs: target.groupWaitMs,
       signal: deadline,
     });
@@ -117,7 +117,9 @@ export class HttpDispatcher implements Dispatcher {
       );
     }
     try {
-      return await this.dispatchOne(target, deadline, run, { [GROUP_LEASE_HEADER]: holder });
+      // A lease that could not be renewed in time stops the call: the next holder may start any moment.
+      const signal = AbortSignal.any([deadline, result.lease.lost]);
+      return await this.dispatchOne(target, signal, run, { [GROUP_LEASE_HEADER]: holder });
     } finally {
       await result.lease.release();
     }
@@ -280,9 +282,12 @@ interface Run {
   deadlineAtMs: number;
 }
 
-/** The outcome of a call cut short by its signal: the execution's deadline. */
+/** The outcome of a call cut short by its signal: the execution's deadline, or a lost group lease. */
 function abortedOutcome(signal: AbortSignal): Partial<CollectorOutcome> {
-  return { status: 'failed', error: errorMessage(signal.reason), errorType: 'Timeout' };
+  const reason: unknown = signal.reason;
+  if (isLeaseLost(reason))
+    return { status: 'failed', error: reason.message, errorType: reason.errorType, reason: reason.reason };
+  return { status: 'failed', error: errorMessage(reason), errorType: 'Timeout' };
 }
 
 /** One lane per group (its members in config order) and one per ungrouped collector. */

@@ -15,6 +15,7 @@ export const ERROR_TYPES = [
   'AuthError',
   'CollectorError',
   'TasksError',
+  'LeaseLost',
   ...NETWORK_ERROR_TYPES,
 ] as const;
 

@@ -38,6 +38,8 @@ export async function runCollector(
   payload: DispatchPayload,
   timeoutSeconds: number,
   runtime: CollectorRuntime,
+  /** Stops the run from outside (its group lease was lost); the run is failed with the reason. */
+  stop?: AbortSignal,
 ): Promise<CollectorRunOutcome> {
   const { clock } = runtime;
   const started = clock.now();
@@ -84,6 +86,7 @@ export async function runCollector(
   let record: RunRecord;
   try {
     let options: unknown;
+    const signal = stop ? AbortSignal.any([timeout.signal, stop]) : timeout.signal;
     try {
       options = collector.parseOptions(payload.options);
     } catch (error) {
@@ -104,13 +107,13 @@ export async function runCollector(
       fetch: runtime.fetch,
       clock,
       log,
-      signal: timeout.signal,
+      signal,
       env: runtime.env,
       secrets: runtime.secrets,
       tokens: runtime.tokens,
     };
     log.info('collector run started');
-    const result = await untilAborted(collector.run(ctx), timeout.signal);
+    const result = await untilAborted(collector.run(ctx), signal);
     const manifest = await output.finish();
     record = { ...base, status: 'success', result, manifest };
   } catch (error) {
@@ -118,12 +121,16 @@ export async function runCollector(
       record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
     } else {
       const timedOut = timeout.signal.aborted;
-      const retryable = timedOut || isRetryableRunError(error);
+      // Stopped from outside: the stop's reason says why (a lost lease), and a later delivery may redo it.
+      const stopped: unknown = !timedOut && stop?.aborted ? stop.reason : null;
+      const retryable = timedOut || stopped !== null || isRetryableRunError(error);
+      const reason = (stopped as { reason?: unknown } | null)?.reason;
       record = {
         ...base,
         status: 'failed',
-        error: scrub(errorMessage(timedOut ? timeout.signal.reason : error)),
-        errorType: timedOut ? 'Timeout' : errorType(error),
+        error: scrub(errorMessage(timedOut ? timeout.signal.reason : (stopped ?? error))),
+        errorType: timedOut ? 'Timeout' : errorType(stopped ?? error),
+        ...(typeof reason === 'string' ? { reason } : {}),
         retryable,
         // What was written before the failure is still listed, so nothing is orphaned.
         manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
