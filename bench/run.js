@@ -6,6 +6,7 @@ const { coldstart } = require('./coldstart');
 
 const tasks = require('./tasks');
 const tokens = require('./tokens');
+const callers = require('./callers');
 
 (async () => {
   const results = {};
@@ -20,6 +21,7 @@ const tokens = require('./tokens');
   results.coldstart = { ...(await coldstart()), goal: 'ratio ≤ 1.25' };
   results.tasks = await tasks.main();
   results.tokens = await tokens.main();
+  results.callers = await callers.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

@@ -2,6 +2,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
+import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
 import type { AppHandler } from './types';
 
@@ -12,6 +13,7 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
+  startupLogger: Logger = createLogger(),
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
@@ -21,7 +23,11 @@ export function createFunctionHandler(
     });
     return services;
   };
-  const app: AppHandler = createApp(getServices);
+  const app: AppHandler = createApp(getServices, {
+    startupLogger,
+    // A deployed function cannot check callers without its config, so they learn nothing about it.
+    hideStartupErrors: process.env['K_SERVICE'] !== undefined,
+  });
   return async (req, res) => {
     const response = await app({
       method: req.method,
