@@ -55,27 +55,31 @@ export class HttpDispatcher implements Dispatcher {
       deadlineAtMs: options.deadlineAtMs ?? Number.POSITIVE_INFINITY,
     };
     const outcomes = new Map<DispatchTarget, CollectorOutcome>();
-    // A group's members run one after another, in config order; other collectors run side by side.
-    await Promise.all(
-      lanes(targets).map(async (lane) => {
-        for (const target of lane) {
-          const outcome = await this.dispatchMember(target, options.signal, run).catch((error: unknown) =>
-            // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
-            this.outcome(
-              target,
-              {
-                status: 'failed',
-                error: `internal error: ${errorMessage(error)}`,
-                errorType: 'InternalError',
-              },
-              this.deps.clock.now(),
-              0,
-            ),
-          );
+    const settle = (target: DispatchTarget): Promise<void> =>
+      this.dispatchMember(target, options.signal, run)
+        .catch((error: unknown) =>
+          // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
+          this.outcome(
+            target,
+            { status: 'failed', error: `internal error: ${errorMessage(error)}`, errorType: 'InternalError' },
+            this.deps.clock.now(),
+            0,
+          ),
+        )
+        .then((outcome) => {
           outcomes.set(target, outcome);
           run.emit({ type: 'finish', outcome });
-        }
-      }),
+        });
+    // A group's members run one after another, in config order; other collectors run side by side.
+    // (Every collector starts at once, waiting for a slot: no async frame more than needed, at 5,000.)
+    await Promise.all(
+      lanes(targets).map((lane) =>
+        lane.length === 1
+          ? settle(lane[0]!)
+          : (async () => {
+              for (const target of lane) await settle(target);
+            })(),
+      ),
     );
     return targets.map((t) => outcomes.get(t)!);
   }
