@@ -45,6 +45,8 @@ export interface Services {
   /** Who may call the function's routes (scheduler.incoming_auth). */
   callers: CallerCheck;
   embedded: EmbeddedCollectors;
+  /** Aborted with a CancelledError when a signal stops the process (the CLI's Ctrl-C, Cloud Run's SIGTERM). */
+  shutdown: AbortSignal;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,8 @@ export interface ServiceOptions {
   leaseMaxPollMs?: number;
   /** The life of a group lease between renewals (default DEFAULT_LEASE_TTL_MS, 60 s). */
   leaseTtlMs?: number;
+  /** See Services.shutdown; by default nothing stops the process early. */
+  shutdown?: AbortSignal;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -108,6 +112,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     embedded: new EmbeddedCollectors((embeddedCallers) =>
       createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
     ),
+    shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {
       services.transport.close();
       await services.embedded.close();
@@ -155,5 +160,6 @@ export function collectorRuntime(services: Services): CollectorRuntime {
     env: services.env,
     secrets: services.secrets,
     tokens: services.tokens,
+    shutdown: services.shutdown,
   };
 }

@@ -10,6 +10,7 @@ import { classify, type Attempt } from './classify-response';
 import { nextWait } from './retry-wait';
 import { TransportError, type HttpTransport, type TransportResponse } from './transport';
 import {
+  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -105,7 +106,7 @@ export class HttpDispatcher implements Dispatcher {
     });
     if (deadline.aborted) {
       if (result.acquired) await result.lease.release();
-      return this.outcome(target, abortedOutcome(deadline), started, 0);
+      return this.outcome(target, stoppedOutcome(deadline), started, 0);
     }
     if (!result.acquired) {
       return this.outcome(
@@ -151,7 +152,7 @@ export class HttpDispatcher implements Dispatcher {
         return this.attempt(target, attempt, signal, extraHeaders);
       });
       if (result === null || started === null)
-        return this.outcome(target, abortedOutcome(signal), started ?? clock.now(), attempt - 1);
+        return this.outcome(target, stoppedOutcome(signal), started ?? clock.now(), attempt - 1);
       if (result.final || attempt >= target.retry.attempts)
         return this.outcome(target, result.outcome, started, attempt);
       const next = nextWait(
@@ -176,7 +177,7 @@ export class HttpDispatcher implements Dispatcher {
       try {
         await clock.sleep(next.delayMs, signal);
       } catch {
-        return this.outcome(target, abortedOutcome(signal), started, attempt);
+        return this.outcome(target, stoppedOutcome(signal), started, attempt);
       }
     }
   }
@@ -218,7 +219,7 @@ export class HttpDispatcher implements Dispatcher {
         maxBytes: this.deps.maxResponseBytes,
       });
     } catch (error) {
-      if (deadline.aborted) return { final: true, outcome: abortedOutcome(deadline) };
+      if (deadline.aborted) return { final: true, outcome: stoppedOutcome(deadline) };
       if (!(error instanceof TransportError)) throw error;
       switch (error.kind) {
         case 'timeout':
@@ -286,12 +287,12 @@ interface Run {
   deadlineAtMs: number;
 }
 
-/** The outcome of a call cut short by its signal: the execution's deadline, or a lost group lease. */
-function abortedOutcome(signal: AbortSignal): Partial<CollectorOutcome> {
+/** A call cut short by its signal: the execution's deadline or a stop signal, or a lost group lease. */
+function stoppedOutcome(signal: AbortSignal): Partial<CollectorOutcome> {
   const reason: unknown = signal.reason;
   if (isLeaseLost(reason))
     return { status: 'failed', error: reason.message, errorType: reason.errorType, reason: reason.reason };
-  return { status: 'failed', error: errorMessage(reason), errorType: 'Timeout' };
+  return abortedOutcome(reason);
 }
 
 /** One lane per group (its members in config order) and one per ungrouped collector. */

@@ -12,6 +12,7 @@ import { RawOutput } from './output';
 import type { DispatchPayload } from './payload';
 import { claimRunRecord } from './run-records';
 import { untilAborted } from '../util/abort';
+import { eitherSignal, isCancellation } from '../util/cancel';
 
 export interface CollectorRuntime {
   stores: { raw: ObjectStore; state: ObjectStore };
@@ -21,6 +22,11 @@ export interface CollectorRuntime {
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
   tokens: TokenBroker;
+  /**
+   * Aborted with a CancelledError when a signal stops the process (the run ends `cancelled`), or with
+   * another reason when its caller stopped waiting (it ends timed out).
+   */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -83,6 +89,9 @@ export async function runCollector(
       `${name} did not finish within its timeout of ${timeoutSeconds} s`,
     ),
   );
+  // The collector sees one signal: its timeout, the process stopping, or its caller's stop (a lost lease).
+  const stops = [runtime.shutdown, stop].filter((s): s is AbortSignal => s !== undefined);
+  const signal = stops.length > 0 ? eitherSignal(timeout.signal, ...stops) : timeout.signal;
   const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
     collector: name,
     executionId: payload.executionId,
@@ -92,7 +101,6 @@ export async function runCollector(
   let record: RunRecord;
   try {
     let options: unknown;
-    const signal = stop ? AbortSignal.any([timeout.signal, stop]) : timeout.signal;
     try {
       options = collector.parseOptions(payload.options);
     } catch (error) {
@@ -125,18 +133,37 @@ export async function runCollector(
   } catch (error) {
     if (error instanceof SkipRun) {
       record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
-    } else {
-      const timedOut = timeout.signal.aborted;
-      // Stopped from outside: the stop's reason says why (a lost lease), and a later delivery may redo it.
-      const stopped: unknown = !timedOut && stop?.aborted ? stop.reason : null;
-      const retryable = timedOut || stopped !== null || isRetryableRunError(error);
-      const reason = (stopped as { reason?: unknown } | null)?.reason;
+    } else if (!timeout.signal.aborted && isCancellation(signal.reason)) {
+      record = {
+        ...base,
+        status: 'cancelled',
+        error: scrub(errorMessage(signal.reason)),
+        errorType: 'Cancelled',
+        // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
+    } else if (!timeout.signal.aborted && stop?.aborted && signal.reason === stop.reason) {
+      // Stopped from outside (its group lease was lost): the reason says why; a later delivery may redo it.
+      const reason = (stop.reason as { reason?: unknown } | null)?.reason;
       record = {
         ...base,
         status: 'failed',
-        error: scrub(errorMessage(timedOut ? timeout.signal.reason : (stopped ?? error))),
-        errorType: timedOut ? 'Timeout' : errorType(stopped ?? error),
+        error: scrub(errorMessage(stop.reason)),
+        errorType: errorType(stop.reason),
         ...(typeof reason === 'string' ? { reason } : {}),
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
+    } else {
+      // Its timeout, or its caller stopping to wait (the scheduler's deadline): a timeout either way.
+      const timedOut = signal.aborted;
+      const retryable = timedOut || isRetryableRunError(error);
+      record = {
+        ...base,
+        status: 'failed',
+        error: scrub(errorMessage(timedOut ? signal.reason : error)),
+        errorType: timedOut ? 'Timeout' : errorType(error),
         retryable,
         // What was written before the failure is still listed, so nothing is orphaned.
         manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
@@ -154,7 +181,8 @@ export async function runCollector(
     reason: record.reason,
   });
   await claim.finish(record);
-  return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
+  const retry = (record.status === 'failed' || record.status === 'cancelled') && record.retryable;
+  return { record, httpStatus: retry ? 503 : 200 };
 }
 
 /**
