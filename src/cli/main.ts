@@ -7,7 +7,9 @@ import { errorMessage, isSchedulerError } from '../errors';
 import { CollectorRegistry } from '../runtime/registry';
 import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
+import { packageVersion } from '../util/version';
 import { collectCommand } from './collect';
+import { historyCommand } from './history';
 import { planCommand } from './plan';
 import { queuesCommand } from './queues';
 import { runCommand } from './run';
@@ -42,6 +44,7 @@ export async function main(
     .description('Master scheduler for data collectors: run, inspect and plan executions.')
     .option('-c, --config <file>', 'config file (default: $SCHEDULER_CONFIG, else config/config.yaml)')
     .option('-v, --verbose', 'also print collector logs')
+    .version(`${packageVersion()} (node ${process.version})`, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
@@ -66,8 +69,21 @@ export async function main(
     .description('show the latest execution report (or one, with --id)')
     .option('--id <executionId>', 'an execution id')
     .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'also write the report page (a timeline and the errors) to this file')
     .action(async (options) => {
       exitCode = await statusCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('history')
+    .description('executions newest first, from the history index; with --collector, its runs')
+    .option('--collector <name>', "only executions that ran this collector, and that collector's runs")
+    .option('--since <time>', 'only executions started at or after this ISO time')
+    .option('--limit <n>', 'at most this many executions (default 50, at most 1000)')
+    .option('--rebuild', 'rebuild the index from the stored reports first (lists every report)')
+    .option('--json', 'print the history as JSON')
+    .action(async (options) => {
+      exitCode = await historyCommand(options, program.opts<GlobalOptions>(), loadServices, io);
     });
 
   program

@@ -7,6 +7,7 @@ import type { Services } from '../services';
 import { silentLogger } from '../util/log';
 import { collectorRoute } from './collector-route';
 import { errorResponse, notFound } from './errors';
+import { matchOpsRoute, opsRoute } from './ops-routes';
 import type { AppHandler, AppRequest, AppResponse } from './types';
 
 export interface AppOptions {
@@ -28,7 +29,9 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
     const collectorMatch = /^\/collectors\/([^/]+)\/?$/.exec(path);
     const isRun = path === '/' || path === '/run' || path === '/run/';
     const reportMatch = /^\/reports\/([^/]+)\/?$/.exec(path);
-    const known = collectorMatch || (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
+    const ops = options.collectorsOnly ? null : matchOpsRoute(path);
+    const known =
+      collectorMatch || ops || (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
     if (!known) return notFound(`no route for ${method} ${path}`);
 
     let services: Services;
@@ -47,6 +50,7 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
           options.collectorsOnly === true,
         );
       }
+      if (ops) return await opsRoute(services, ops, request);
       if (isRun) return method === 'POST' ? await runRoute(services, request) : notAllowed('POST');
       if (method !== 'GET') return notAllowed('GET');
       const reports = new ReportStore(services.stores.reports, services.logger);

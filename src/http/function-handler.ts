@@ -28,12 +28,23 @@ export function createFunctionHandler(
       path: req.path,
       headers: req.headers,
       body: req.rawBody,
+      query: firstValues(req.query),
     });
-    res
-      .status(response.status)
-      .set(response.headers ?? {})
-      .json(response.body);
+    res.status(response.status).set(response.headers ?? {});
+    // A page (text/html) goes as it is; everything else is JSON.
+    if (typeof response.body === 'string' && response.headers?.['content-type']) res.send(response.body);
+    else res.json(response.body);
   };
+}
+
+/** Express's parsed query (strings, arrays, nested objects) as one string per name. */
+function firstValues(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') out[name] = first;
+  }
+  return out;
 }
 
 async function defaultServices(): Promise<Services> {

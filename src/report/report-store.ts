@@ -1,5 +1,7 @@
 import { RequestError } from '../errors';
 import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
+import { historyEntry } from '../history/entry';
+import { HistoryIndex } from '../history/history-index';
 import type { Logger } from '../util/log';
 import type { ExecutionReport } from './report';
 
@@ -29,6 +31,8 @@ export class ReportStore {
   constructor(
     private readonly store: ObjectStore,
     private readonly logger: Logger,
+    /** For the history index's month rolls; tests pass their clock. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get location(): string {
@@ -36,8 +40,9 @@ export class ReportStore {
   }
 
   /**
-   * Stores the report and points latest.json at it. If the store fails (after its own retries), the
-   * whole report goes to the log as one structured entry, so it is never lost.
+   * Stores the report, points latest.json at it and adds its line to the history index. If the store
+   * fails (after its own retries), the whole report goes to the log as one structured entry, so it is
+   * never lost.
    */
   async save(report: ExecutionReport): Promise<SaveResult> {
     const key = reportKey(report.execution_id);
@@ -57,6 +62,7 @@ export class ReportStore {
         executionId: report.execution_id,
       });
     }
+    await new HistoryIndex(this.store, this.logger, this.now).append(historyEntry(report));
     return { stored: true, location: `${this.store.location}/${key}`, error: null };
   }
 
