@@ -1,3 +1,4 @@
+import { afterExecution } from '../alerts/alerts';
 import type { CollectorConfig, DispatchMode } from '../config/types';
 import { HttpDispatcher } from '../dispatch/http-dispatcher';
 import type { CollectorOutcome, Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
@@ -90,7 +91,11 @@ export async function execute(
       typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
     ),
   });
-  const saved = await new ReportStore(services.stores.reports, log).save(report);
+  const saved = await new ReportStore(services.stores.reports, log, () => clock.now()).save(report);
+  // Failure streaks and their notifications: bounded, logged, never a reason to fail the execution.
+  await afterExecution(services, report, saved, log).catch((error: unknown) =>
+    log.warn(`alerts not processed: ${(error as Error).message}`),
+  );
   log.info('execution finished', { summary: report.summary, report: saved.location });
   return { report, httpStatus: httpStatusFor(report), saved };
 }
