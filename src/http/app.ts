@@ -8,6 +8,7 @@ import { silentLogger } from '../util/log';
 import { collectorRoute } from './collector-route';
 import { errorResponse, notFound } from './errors';
 import { matchOpsRoute, opsRoute } from './ops-routes';
+import { requestLogger } from './request-log';
 import type { AppHandler, AppRequest, AppResponse } from './types';
 
 export interface AppOptions {
@@ -73,7 +74,8 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
 async function runRoute(services: Services, request: AppRequest): Promise<AppResponse> {
   const trigger = parseRunRequest(request.body, request.headers);
   if (trigger.dryRun) return { status: 200, body: await planExecution(services, trigger) };
-  const result = await execute(services, trigger);
+  // The execution's log entries carry the request's trace.
+  const result = await execute({ ...services, logger: requestLogger(request, services.logger) }, trigger);
   const body = result.saved.stored
     ? result.report
     : { ...result.report, report_storage_error: result.saved.error };

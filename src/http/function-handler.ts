@@ -2,7 +2,10 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
+import { systemClock, type Clock } from '../util/clock';
+import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
+import { withRequestLog } from './request-log';
 import type { AppHandler } from './types';
 
 /**
@@ -12,6 +15,7 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
+  options: { logger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
@@ -21,7 +25,12 @@ export function createFunctionHandler(
     });
     return services;
   };
-  const app: AppHandler = createApp(getServices);
+  // Every request is logged once, rejections included, with its trace.
+  const app: AppHandler = withRequestLog(createApp(getServices), {
+    logger: options.logger ?? createLogger(),
+    clock: options.clock ?? systemClock,
+    project: (options.env ?? process.env)['GOOGLE_CLOUD_PROJECT'],
+  });
   return async (req, res) => {
     const response = await app({
       method: req.method,

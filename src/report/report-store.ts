@@ -51,7 +51,8 @@ export class ReportStore {
       await this.store.put(key, body, { contentType: 'application/json' });
     } catch (error) {
       const message = `execution report could not be stored at ${this.store.location}/${key}: ${(error as Error).message}`;
-      this.logger.error(message, { executionId: report.execution_id, report });
+      // In full, split into parts if it is over Cloud Logging's entry size (see util/log-size.ts).
+      this.logger.error(message, { executionId: report.execution_id, reportKey: key, report });
       return { stored: false, location: null, error: message };
     }
     try {
