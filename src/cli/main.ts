@@ -9,6 +9,8 @@ import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
 import { packageVersion } from '../util/version';
 import { collectCommand } from './collect';
+import { deployCommand } from './deploy';
+import type { GcloudRunner } from '../deploy/gcloud';
 import { historyCommand } from './history';
 import { planCommand } from './plan';
 import { queuesCommand } from './queues';
@@ -29,6 +31,8 @@ export async function main(
   argv: string[],
   io: CliIO = processIO,
   overrides: ServiceOptions = {},
+  /** gcloud for `deploy` (default: the binary on io.env's PATH). */
+  gcloud?: GcloudRunner,
 ): Promise<number> {
   let exitCode: number = EXIT.ok;
   const loadServices: ServicesLoader = async (global) => {
@@ -123,6 +127,27 @@ export async function main(
         builtinCollectors: (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
       });
       exitCode = await queuesCommand(options, config, io);
+    });
+
+  program
+    .command('deploy')
+    .description(
+      'print the gcloud commands that set up the Google Cloud project from the config: APIs, service account and IAM, bucket and lifecycle, function, Cloud Scheduler jobs, queues, alert metric and policy',
+    )
+    .option('--apply', 'run them (gcloud must be installed and authenticated); each step is create-or-update')
+    .option(
+      '--check',
+      'compare the running project with the config through read-only calls; exit 1 on a difference',
+    )
+    .action(async (options) => {
+      const global = program.opts<GlobalOptions>();
+      exitCode = await deployCommand(
+        options,
+        configPath(global.config, io.env, io.cwd),
+        (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
+        io,
+        ...(gcloud ? [gcloud] : []),
+      );
     });
 
   try {

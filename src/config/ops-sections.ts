@@ -63,6 +63,19 @@ export const deploySchema = v.strictObject({
   reports_retention_days: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650))),
   /** Extra environment variables for the function (names and plain values; never secrets). */
   env: v.optional(v.record(envName, v.string())),
+  /** Environment variables the function gets from Secret Manager: `NAME: secret:version`. */
+  secrets: v.optional(
+    v.record(
+      envName,
+      v.pipe(
+        v.string(),
+        v.regex(
+          /^(projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+|[A-Za-z0-9_-]+:[A-Za-z0-9_-]+)$/,
+          'must be secret:version (e.g. sirene-api-key:latest) or projects/P/secrets/S/versions/V',
+        ),
+      ),
+    ),
+  ),
 });
 
 export interface AlertsConfig {
@@ -88,6 +101,7 @@ export interface DeployConfig {
   /** The original `cloud_functions.runtime`, reported as ignored (the runtime is the code's, nodejs24). */
   legacyRuntime?: string;
   env: Readonly<Record<string, string>>;
+  secrets: Readonly<Record<string, string>>;
 }
 
 export const ALERT_DEFAULTS = {
@@ -163,7 +177,7 @@ export function normaliseDeploy(deploy: RawDeploy | undefined, cloudFunctions: u
       ? cf['timeout_seconds']
       : undefined;
   const d = deploy ?? {};
-  const out: DeployConfig = { env: d.env ?? {} };
+  const out: DeployConfig = { env: d.env ?? {}, secrets: d.secrets ?? {} };
   const set = <K extends keyof DeployConfig>(key: K, value: DeployConfig[K] | undefined) => {
     if (value !== undefined) out[key] = value;
   };
