@@ -81,7 +81,6 @@ async function bareFanout({ collectors = 5000, concurrency = 200, delayMs = 20, 
     collector: 'c',
     scheduledTime: new Date().toISOString(),
     attempt: 1,
-    options: {},
   });
   const one = (i) =>
     new Promise((resolve, reject) => {

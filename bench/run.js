@@ -7,6 +7,7 @@ const { coldstart } = require('./coldstart');
 const tasks = require('./tasks');
 const tokens = require('./tokens');
 const history = require('./history');
+const callers = require('./callers');
 
 (async () => {
   const results = {};
@@ -22,6 +23,7 @@ const history = require('./history');
   results.tasks = await tasks.main();
   results.tokens = await tokens.main();
   results.history = await history.main();
+  results.callers = await callers.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

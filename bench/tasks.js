@@ -121,7 +121,6 @@ async function bench({ collectors = 1000, delayMs = 5, concurrency, rounds = 5, 
           collector: c.name,
           scheduledTime: new Date(Date.UTC(2026, 10, 22, 14, 0, round)).toISOString(),
           attempt: 1,
-          options: {},
         },
         timeoutMs: c.timeoutSeconds * 1000,
         retry: c.retry,
@@ -180,7 +179,6 @@ async function bareGrpc({ collectors = 1000, delayMs = 5, concurrency, rounds = 
       collector: 'c',
       scheduledTime: new Date().toISOString(),
       attempt: 1,
-      options: {},
     }),
   );
   const one = (round, i) =>

@@ -1,4 +1,6 @@
 import { createHeaderProvider } from './auth/create';
+import { createCallerCheck } from './auth/incoming/create';
+import type { CallerCheck } from './auth/incoming/types';
 import type { HeaderProvider } from './auth/types';
 import type { CollectorConfig, Config } from './config/types';
 import type { Collector } from './runtime/contract';
@@ -38,8 +40,10 @@ export interface Services {
   leases: LeaseManager;
   /** Shared account tokens, in the state store. */
   tokens: TokenBroker;
-  /** Headers for calls to collectors (nothing for the embedded loopback server). */
+  /** Headers for calls to collectors (the process's own token for the embedded loopback server). */
   auth: HeaderProvider;
+  /** Who may call the function's routes (scheduler.incoming_auth). */
+  callers: CallerCheck;
   embedded: EmbeddedCollectors;
   close(): Promise<void>;
 }
@@ -75,6 +79,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
   const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
+  const callers = createCallerCheck(config, {
+    env,
+    secrets,
+    logger,
+    fetch: options.fetch ?? globalThis.fetch,
+  });
   const services: Services = {
     config,
     clock,
@@ -89,9 +99,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
     registry: options.registry ?? new CollectorRegistry(builtinCollectors()),
     secrets,
     auth: {
-      headersFor: async (url) => (services.embedded.isEmbedded(url) ? {} : upstreamAuth.headersFor(url)),
+      headersFor: async (url) =>
+        services.embedded.isEmbedded(url) ? services.embedded.headers() : upstreamAuth.headersFor(url),
     },
-    embedded: new EmbeddedCollectors(() => createApp(async () => services, { collectorsOnly: true })),
+    callers,
+    embedded: new EmbeddedCollectors((embeddedCallers) =>
+      createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
+    ),
     close: async () => {
       services.transport.close();
       await services.embedded.close();
@@ -110,6 +124,22 @@ export function resolveCollector(
 ): { collector: Collector<unknown>; configured: CollectorConfig | undefined } | null {
   const configured = services.config.collectors.find((c) => c.name === name);
   const collector = services.registry.get(configured?.implementation ?? name);
+  return collector ? { collector, configured } : null;
+}
+
+/**
+ * The configured entry behind a collector route's name, and its implementation: null for a name that
+ * is not configured (a built-in collector the config does not list included) or, unless
+ * `includeDisabled`, whose entry is disabled. A route never runs anything else.
+ */
+export function configuredCollector(
+  services: Services,
+  name: string,
+  { includeDisabled = false }: { includeDisabled?: boolean } = {},
+): { collector: Collector<unknown>; configured: CollectorConfig } | null {
+  const configured = services.config.collectors.find((c) => c.name === name);
+  if (!configured || (!configured.enabled && !includeDisabled)) return null;
+  const collector = services.registry.get(configured.implementation);
   return collector ? { collector, configured } : null;
 }
 

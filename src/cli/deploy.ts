@@ -7,7 +7,7 @@ import { SchedulerError } from '../errors';
 import { applyPlan } from '../deploy/apply';
 import { checkProject } from '../deploy/check';
 import { gcloudRunner, type GcloudRunner } from '../deploy/gcloud';
-import { deployPlan } from '../deploy/plan';
+import { deployPlan, refusesToStart } from '../deploy/plan';
 import { planJobs } from '../deploy/scheduler-jobs';
 import { renderScript } from '../deploy/script';
 import { resolveDeploy } from '../deploy/settings';
@@ -85,6 +85,15 @@ export async function deployCommand(
   if (!options.apply) {
     io.stdout(renderScript(plan, source));
     return EXIT.ok;
+  }
+  if (refusesToStart(deployed)) {
+    throw new ConfigError(source, [
+      {
+        path: 'scheduler.incoming_auth',
+        line: null,
+        message: `is none, which a deployed function refuses to start with: set type google-id-token (audiences: the function's URL; allowed_emails: ${settings.serviceAccount}) or bearer; nothing was changed`,
+      },
+    ]);
   }
   try {
     await applyPlan(plan, run, {

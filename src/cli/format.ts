@@ -1,5 +1,7 @@
 import type { ProgressEvent } from '../dispatch/types';
 import type { CollectorReport, ExecutionReport } from '../report/report';
+import { scrub } from '../util/secrets';
+import { redactUrl } from '../util/url';
 
 /** A fixed-width text table; the last column is cut to fit `width`. */
 export function table(headers: string[], rows: string[][], width = 120): string {
@@ -45,19 +47,20 @@ export function summaryLine(report: ExecutionReport): string {
   return `execution ${report.execution_id} (${report.trigger.kind}, ${report.mode}): ${s.total} collector${s.total === 1 ? '' : 's'}, ${parts.join(', ')} in ${report.duration_seconds.toFixed(2)} s`;
 }
 
+/** One line of live progress; URLs lose credentials and query values, echoed errors their secrets. */
 export function progressLine(event: ProgressEvent): string {
   switch (event.type) {
     case 'start':
-      return `→ ${event.name}: attempt ${event.attempt} → ${event.url}`;
+      return `→ ${event.name}: attempt ${event.attempt} → ${redactUrl(event.url)}`;
     case 'retry':
-      return `↻ ${event.name}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt}) after ${event.reason}`;
+      return `↻ ${event.name}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt}) after ${scrub(event.reason)}`;
     case 'finish': {
       const o = event.outcome;
       const took =
         o.startMs !== null && o.endMs !== null ? ` in ${((o.endMs - o.startMs) / 1000).toFixed(2)} s` : '';
       if (o.status === 'failed')
-        return `✗ ${o.name}: failed${took} (${o.errorType ?? 'error'}): ${o.error ?? ''}`;
-      if (o.status === 'skipped') return `- ${o.name}: skipped (${o.reason ?? ''})`;
+        return `✗ ${o.name}: failed${took} (${o.errorType ?? 'error'}): ${scrub(o.error ?? '')}`;
+      if (o.status === 'skipped') return `- ${o.name}: skipped (${scrub(o.reason ?? '')})`;
       return `✓ ${o.name}: ${o.status}${took}`;
     }
   }

@@ -7,6 +7,7 @@ import { errorMessage, isSchedulerError } from '../errors';
 import { CollectorRegistry } from '../runtime/registry';
 import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
+import { scrub } from '../util/secrets';
 import { packageVersion } from '../util/version';
 import { collectCommand } from './collect';
 import { deployCommand } from './deploy';
@@ -29,11 +30,18 @@ export const processIO: CliIO = {
 
 export async function main(
   argv: string[],
-  io: CliIO = processIO,
+  processIo: CliIO = processIO,
   overrides: ServiceOptions = {},
   /** gcloud for `deploy` (default: the binary on io.env's PATH). */
   gcloud?: GcloudRunner,
 ): Promise<number> {
+  // Everything the CLI prints passes here: no secret this process read, no Authorization value or
+  // bearer token, no URL credentials or query values, whatever a collector or library said.
+  const io: CliIO = {
+    ...processIo,
+    stdout: (t) => processIo.stdout(scrub(t)),
+    stderr: (t) => processIo.stderr(scrub(t)),
+  };
   let exitCode: number = EXIT.ok;
   const loadServices: ServicesLoader = async (global) => {
     const registry = overrides.registry ?? new CollectorRegistry(builtinCollectors());

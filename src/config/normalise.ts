@@ -1,4 +1,5 @@
 import { parseLocation } from '../store/location';
+import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
@@ -152,6 +153,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       maxResponseBytes: s.max_response_bytes ?? DEFAULTS.maxResponseBytes,
       retry,
       auth,
+      incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
       tasks,
       useSecretManager: s.use_secret_manager ?? false,
     },

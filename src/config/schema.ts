@@ -71,20 +71,36 @@ export const retrySchema = v.strictObject({
   max_backoff_seconds: v.optional(nonNegative('seconds', 3600)),
 });
 
+const authType = v.picklist(AUTH_TYPES, `must be one of ${AUTH_TYPES.join(', ')}`);
+const envName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'),
+);
+const secretVersion = v.pipe(
+  v.string(),
+  v.regex(
+    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+    'must look like projects/P/secrets/S/versions/V',
+  ),
+);
+
 const authSchema = v.strictObject({
-  type: v.picklist(AUTH_TYPES, `must be one of ${AUTH_TYPES.join(', ')}`),
-  token_env: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name')),
+  type: authType,
+  token_env: v.optional(envName),
+  secret: v.optional(secretVersion),
+});
+
+/** Who may call the function (normalise.ts checks which keys go with which type). */
+const incomingAuthSchema = v.strictObject({
+  type: authType,
+  audiences: v.optional(v.array(httpUrl, 'must be a list of URLs')),
+  allowed_emails: v.optional(
+    v.array(v.pipe(v.string(), v.email('is not an e-mail address')), 'must be a list of e-mail addresses'),
   ),
-  secret: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(
-        /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
-        'must look like projects/P/secrets/S/versions/V',
-      ),
-    ),
-  ),
+  certs_url: v.optional(httpUrl),
+  token_env: v.optional(envName),
+  secret: v.optional(secretVersion),
+  allow_unauthenticated: v.optional(v.boolean()),
 });
 
 const tasksSchema = v.strictObject({
@@ -125,6 +141,7 @@ const schedulerSchema = v.strictObject({
   max_response_bytes: v.optional(positiveInt(64 * 1024 * 1024)),
   retry: v.optional(retrySchema),
   auth: v.optional(authSchema),
+  incoming_auth: v.optional(incomingAuthSchema),
   tasks: v.optional(tasksSchema),
   // The original design's keys.
   use_cloud_tasks: v.optional(v.boolean()),

@@ -17,6 +17,23 @@ export interface RetryPolicy {
 export type AuthConfig =
   { type: 'none' } | { type: 'google-id-token' } | { type: 'bearer'; tokenEnv: string; secret?: string };
 
+/**
+ * Who may call the function (every route but GET /healthz), `scheduler.incoming_auth`. Not to be
+ * confused with `AuthConfig`, how the scheduler authenticates itself to collectors.
+ */
+export type IncomingAuthConfig =
+  | {
+      type: 'google-id-token';
+      /** Accepted `aud` values: the function's URL(s); a collector route also accepts its configured URL. */
+      audiences: readonly string[];
+      /** Accepted `email` claims (lower case): the Scheduler and Tasks service accounts, named operators. */
+      allowedEmails: readonly string[];
+      /** Google's PEM certificates for ID tokens; tests point it at a loopback server. */
+      certsUrl: string;
+    }
+  | { type: 'bearer'; tokenEnv: string; secret?: string }
+  | { type: 'none'; allowUnauthenticated: boolean };
+
 export interface TasksConfig {
   project?: string;
   location?: string;
@@ -57,6 +74,7 @@ export interface Config {
     maxResponseBytes: number;
     retry: RetryPolicy;
     auth: AuthConfig;
+    incomingAuth: IncomingAuthConfig;
     tasks: TasksConfig;
     /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
     useSecretManager: boolean;
@@ -84,6 +102,8 @@ export const DEFAULTS = {
   collectorTimeoutSeconds: 300,
   groupWaitSeconds: 0,
   tokenEnv: 'FUNCTION_AUTH_TOKEN',
+  /** Where Google publishes the certificates that sign its ID tokens (PEM, keyed by `kid`). */
+  googleCertsUrl: 'https://www.googleapis.com/oauth2/v1/certs',
   queue: 'data-collectors',
   maxDispatchesPerSecond: 5,
   maxConcurrentDispatches: 10,

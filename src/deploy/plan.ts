@@ -184,6 +184,7 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
     remove: ['scheduler', 'jobs', 'delete', '${JOB}', `--location=${region}`, ...where, '--quiet'],
   });
 
+  notes.push(...incomingAuthNotes(deployed, settings));
   notes.push(...unmappedCredentials(deployed, settings));
   const legacyRuntime = deployed.deploy?.legacyRuntime;
   if (legacyRuntime && legacyRuntime !== DEPLOY_RUNTIME)
@@ -197,6 +198,34 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
     );
 
   return { header: header(settings, deployed, jobs), steps, notes };
+}
+
+/** Whether the deployed function will start: Cloud Run refuses `incoming_auth: none` (src/auth/incoming). */
+export function refusesToStart(config: Config): boolean {
+  const incoming = config.scheduler.incomingAuth;
+  return incoming.type === 'none' && !incoming.allowUnauthenticated;
+}
+
+/** What the function's own caller check needs to let Cloud Scheduler (and Cloud Tasks) in. */
+function incomingAuthNotes(config: Config, settings: DeploySettings): string[] {
+  const incoming = config.scheduler.incomingAuth;
+  if (refusesToStart(config))
+    return [
+      `scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [${settings.serviceAccount}] } before --apply`,
+    ];
+  if (incoming.type !== 'google-id-token') return [];
+  const callers = [settings.serviceAccount];
+  if (config.scheduler.mode === 'tasks' && config.scheduler.tasks.serviceAccountEmail)
+    callers.push(config.scheduler.tasks.serviceAccountEmail);
+  const missing = [...new Set(callers)].filter((e) => !incoming.allowedEmails.includes(e.toLowerCase()));
+  return [
+    ...(missing.length > 0
+      ? [
+          `scheduler.incoming_auth.allowed_emails lacks ${missing.join(', ')}: the function would refuse Cloud Scheduler's (or Cloud Tasks') calls with 403`,
+        ]
+      : []),
+    `scheduler.incoming_auth.audiences must hold the function's URL, which Cloud Scheduler's tokens carry: ${'$'}{FUNCTION_URL} below`,
+  ];
 }
 
 /**

@@ -7,6 +7,7 @@ import { buildReport, httpStatusFor, type ExecutionReport } from '../report/repo
 import { ReportStore, type SaveResult } from '../report/report-store';
 import type { Services } from '../services';
 import { timeoutSignal } from '../util/clock';
+import { redactUrl } from '../util/url';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
 import { queueIdFor } from '../tasks/naming';
@@ -115,7 +116,8 @@ export async function planExecution(services: Services, trigger: Trigger): Promi
       targets.map((t) => [
         t.name,
         {
-          url: t.url,
+          // Shown to whoever asked for the plan: no credentials, no query values.
+          url: redactUrl(t.url),
           queue: t.queue,
           group: t.group,
           timeout_seconds: t.timeoutMs / 1000,
@@ -137,7 +139,7 @@ async function buildTargets(
   return selection.collectors.map((c: CollectorConfig) => ({
     name: c.name,
     url: c.url ?? `${embeddedBase}/collectors/${c.name}`,
-    payload: { executionId, collector: c.name, scheduledTime, attempt: 1, options: { ...c.options } },
+    payload: { executionId, collector: c.name, scheduledTime, attempt: 1 },
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
     group: c.group,

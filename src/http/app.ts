@@ -1,10 +1,13 @@
+import type { CallerCheck } from '../auth/incoming/types';
 import { execute, planExecution } from '../execution/execute';
 import { parseRunRequest } from '../execution/trigger';
 import { httpStatusFor } from '../report/report';
 import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import type { Services } from '../services';
-import { silentLogger } from '../util/log';
+import { silentLogger, type Logger } from '../util/log';
+import { audienceOf } from '../util/url';
+import { checkCaller } from './caller';
 import { collectorRoute } from './collector-route';
 import { errorResponse, notFound } from './errors';
 import { matchOpsRoute, opsRoute } from './ops-routes';
@@ -12,13 +15,26 @@ import { requestLogger } from './request-log';
 import type { AppHandler, AppRequest, AppResponse } from './types';
 
 export interface AppOptions {
-  /** Only the collector routes (the embedded loopback server), without their bearer check. */
+  /**
+   * Only the collector routes, which also run a disabled entry (the embedded loopback server, whose
+   * `callers` check accepts only its own process).
+   */
   collectorsOnly?: boolean;
+  /** Who may call; by default the configured `scheduler.incoming_auth` (`services.callers`). */
+  callers?: CallerCheck;
+  /**
+   * Where a failure to build the services (a bad config) is logged. When `hideStartupErrors` (a
+   * deployed function), callers, who cannot be checked without a config, get a bare 500 and the details
+   * go to this log only.
+   */
+  startupLogger?: Logger;
+  hideStartupErrors?: boolean;
 }
 
 /**
  * The function's routes (DESIGN.md). `getServices` is called on the first request that needs them, so
- * `GET /healthz` answers before any config, store or client library is loaded.
+ * `GET /healthz` answers before any config, store or client library is loaded. Every other route checks
+ * its caller first: before a collector name, a body or a report id is even looked at.
  */
 export function createApp(getServices: () => Promise<Services>, options: AppOptions = {}): AppHandler {
   return async (request) => {
@@ -28,35 +44,49 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
         ? { status: 200, body: { status: 'ok' } }
         : notAllowed('GET');
     const collectorMatch = /^\/collectors\/([^/]+)\/?$/.exec(path);
+    const collectorName = collectorMatch ? decodePathPart(collectorMatch[1]!) : null;
     const isRun = path === '/' || path === '/run' || path === '/run/';
     const reportMatch = /^\/reports\/([^/]+)\/?$/.exec(path);
     const ops = options.collectorsOnly ? null : matchOpsRoute(path);
     const known =
-      collectorMatch || ops || (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
+      collectorName !== null ||
+      ops !== null ||
+      (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
     if (!known) return notFound(`no route for ${method} ${path}`);
 
     let services: Services;
     try {
       services = await getServices();
     } catch (error) {
-      return errorResponse(error, silentLogger);
+      const logged = errorResponse(error, options.startupLogger ?? silentLogger, 500);
+      return options.hideStartupErrors
+        ? {
+            status: 500,
+            body: { error: { code: 'INTERNAL', message: 'the function could not start; see its logs' } },
+          }
+        : logged;
     }
     try {
-      if (collectorMatch) {
+      const refused = await checkCaller(
+        options.callers ?? services.callers,
+        request,
+        services.logger,
+        collectorName === null ? [] : collectorAudiences(services, collectorName),
+      );
+      if (refused) return refused;
+      if (collectorName !== null) {
         if (method !== 'POST') return notAllowed('POST');
-        return await collectorRoute(
-          services,
-          decodeURIComponent(collectorMatch[1]!),
-          request,
-          options.collectorsOnly === true,
-        );
+        return await collectorRoute(services, collectorName, request, {
+          includeDisabled: options.collectorsOnly === true,
+        });
       }
       if (ops) return await opsRoute(services, ops, request);
       if (isRun) return method === 'POST' ? await runRoute(services, request) : notAllowed('POST');
       if (method !== 'GET') return notAllowed('GET');
       const reports = new ReportStore(services.stores.reports, services.logger);
       if (reportMatch) {
-        const report = await reports.get(decodeURIComponent(reportMatch[1]!));
+        const id = decodePathPart(reportMatch[1]!);
+        const report = id === null ? null : await reports.get(id);
         return report
           ? { status: 200, body: await withRunRecords(report, services.stores.state, services.clock.now()) }
           : notFound(`no report for execution ${reportMatch[1]}`);
@@ -80,6 +110,29 @@ async function runRoute(services: Services, request: AppRequest): Promise<AppRes
     ? result.report
     : { ...result.report, report_storage_error: result.saved.error };
   return { status: httpStatusFor(result.report), body };
+}
+
+/**
+ * A collector route also accepts ID tokens for the collector's own configured URL: the audience Cloud
+ * Tasks' OIDC tokens (and the HTTP dispatcher's) carry when the scheduler calls it.
+ */
+function collectorAudiences(services: Services, name: string): string[] {
+  const url = services.config.collectors.find((c) => c.name === name)?.url;
+  if (!url) return [];
+  try {
+    return [audienceOf(url)];
+  } catch {
+    return [];
+  }
+}
+
+/** A path segment, decoded; null when it is not valid percent-encoding (then no route matches). */
+function decodePathPart(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
 }
 
 function notAllowed(allow: string): AppResponse {

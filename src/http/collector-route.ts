@@ -1,31 +1,40 @@
-import { timingSafeEqual } from 'node:crypto';
-import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { parsePayload } from '../runtime/payload';
 import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
-import { collectorRuntime, resolveCollector, type Services } from '../services';
+import { collectorRuntime, configuredCollector, type Services } from '../services';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
-/** `POST /collectors/NAME`: runs one collector for one dispatch payload and answers its run record. */
+export interface CollectorRouteOptions {
+  /**
+   * Also run a disabled entry: only on the embedded loopback server, whose one caller is this process's
+   * own scheduler, which runs a disabled collector only when a run names it.
+   */
+  includeDisabled?: boolean;
+}
+
+/**
+ * `POST /collectors/NAME`: runs the configured entry NAME, with the config's options, for one dispatch
+ * payload, and answers its run record. A name that is not a configured, enabled collector is a 404 and
+ * runs nothing; the payload carries no options (an unknown field is a 400 naming it). The caller was
+ * checked before this is reached (app.ts).
+ */
 export async function collectorRoute(
   services: Services,
   name: string,
   request: AppRequest,
-  trusted: boolean,
+  options: CollectorRouteOptions = {},
 ): Promise<AppResponse> {
-  const denied = trusted ? null : checkBearer(services, request);
-  if (denied) return denied;
-  const resolved = resolveCollector(services, name);
+  const resolved = configuredCollector(services, name, options);
   if (!resolved) {
     return {
       status: 404,
       body: {
         error: {
           code: 'COLLECTOR_UNKNOWN',
-          message: `no collector named "${name}" is registered here (registered: ${services.registry.names().join(', ')})`,
+          message: `no configured, enabled collector is named "${name}"; nothing was run`,
         },
       },
     };
@@ -36,7 +45,7 @@ export async function collectorRoute(
   } catch {
     return errorResponse(
       new RequestError(
-        'request body is not JSON; expected the dispatch payload {executionId, collector, scheduledTime, attempt, options}',
+        'request body is not JSON; expected the dispatch payload {executionId, collector, scheduledTime, attempt}',
       ),
       services.logger,
     );
@@ -48,13 +57,13 @@ export async function collectorRoute(
     return errorResponse(error, services.logger);
   }
   const { collector, configured } = resolved;
-  const timeoutSeconds = configured?.timeoutSeconds ?? DEFAULTS.collectorTimeoutSeconds;
   const runtime = collectorRuntime(services);
-  const run = () => runCollector(collector, payload, timeoutSeconds, runtime);
+  const run = () =>
+    runCollector(collector, { ...payload, options: configured.options }, configured.timeoutSeconds, runtime);
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
-  const { record, httpStatus } = configured?.group
+  const { record, httpStatus } = configured.group
     ? await underGroupLease(
         services,
         configured.group,
@@ -125,26 +134,4 @@ async function underGroupLease(
   } finally {
     await result.lease.release();
   }
-}
-
-/**
- * With `auth.type: bearer`, collector routes (except on the embedded loopback server) demand the same token the scheduler sends. (With
- * google-id-token, Cloud Functions' IAM check verifies the token before the request reaches us.)
- */
-function checkBearer(services: Services, request: AppRequest): AppResponse | null {
-  const auth = services.config.scheduler.auth;
-  if (auth.type !== 'bearer') return null;
-  const expected = services.env[auth.tokenEnv];
-  const given = /^Bearer (.+)$/i.exec(header(request, 'authorization') ?? '')?.[1] ?? '';
-  if (
-    expected &&
-    given.length === expected.length &&
-    timingSafeEqual(Buffer.from(given), Buffer.from(expected))
-  )
-    return null;
-  return {
-    status: 401,
-    body: { error: { code: 'AUTH_TOKEN_MISSING', message: 'missing or wrong bearer token' } },
-    headers: { 'www-authenticate': 'Bearer' },
-  };
 }

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
+import { bearerCheck } from '../auth/incoming/bearer';
+import type { CallerCheck } from '../auth/incoming/types';
+import { registerSecret } from '../util/secrets';
 import { close, createNodeServer, listen } from './node-server';
 import type { AppHandler } from './types';
 
@@ -6,16 +10,30 @@ import type { AppHandler } from './types';
  * With no collector URL configured, the scheduler serves the collector routes itself on a loopback
  * port and dispatches to them over HTTP, so a local run takes the same path as the cloud one.
  * Started on first use, once per process.
+ *
+ * Any process on the machine can reach a loopback port, so the server trusts only its own process: it
+ * accepts one bearer token, 32 random bytes made at start, held in memory only, and sent by this
+ * process's dispatcher to embedded URLs (`headers()`).
  */
 export class EmbeddedCollectors {
   private server: http.Server | null = null;
   private base: Promise<string> | null = null;
+  private readonly token = randomBytes(32).toString('base64url');
 
-  constructor(private readonly handler: () => AppHandler) {}
+  constructor(private readonly handler: (callers: CallerCheck) => AppHandler) {
+    registerSecret(this.token);
+  }
+
+  /** The credential of this process's own calls to the embedded server. */
+  headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
 
   baseUrl(): Promise<string> {
     this.base ??= (async () => {
-      this.server = createNodeServer(this.handler());
+      this.server = createNodeServer(
+        this.handler(bearerCheck(async () => this.token, 'the embedded server token')),
+      );
       // An idle embedded server must not keep a CLI process alive.
       this.server.unref();
       return listen(this.server);

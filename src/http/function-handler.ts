@@ -15,7 +15,9 @@ import type { AppHandler } from './types';
  */
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
-  options: { logger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
+  startupLogger: Logger = createLogger(),
+  /** For the request log: its clock, and where the trace's project comes from. */
+  options: { clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
@@ -25,12 +27,16 @@ export function createFunctionHandler(
     });
     return services;
   };
+  const env = options.env ?? process.env;
   // Every request is logged once, rejections included, with its trace.
-  const app: AppHandler = withRequestLog(createApp(getServices), {
-    logger: options.logger ?? createLogger(),
-    clock: options.clock ?? systemClock,
-    project: (options.env ?? process.env)['GOOGLE_CLOUD_PROJECT'],
-  });
+  const app: AppHandler = withRequestLog(
+    createApp(getServices, {
+      startupLogger,
+      // A deployed function cannot check callers without its config, so they learn nothing about it.
+      hideStartupErrors: env['K_SERVICE'] !== undefined,
+    }),
+    { logger: startupLogger, clock: options.clock ?? systemClock, project: env['GOOGLE_CLOUD_PROJECT'] },
+  );
   return async (req, res) => {
     const response = await app({
       method: req.method,

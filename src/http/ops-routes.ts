@@ -13,7 +13,13 @@ export function matchOpsRoute(path: string): OpsRoute | null {
   if (path === '/reports' || path === '/reports/') return { kind: 'history' };
   if (path === '/ui' || path === '/ui/') return { kind: 'ui-list' };
   const ui = /^\/ui\/([^/]+)\/?$/.exec(path);
-  return ui ? { kind: 'ui-execution', id: decodeURIComponent(ui[1]!) } : null;
+  if (!ui) return null;
+  try {
+    return { kind: 'ui-execution', id: decodeURIComponent(ui[1]!) };
+  } catch {
+    // Not valid percent-encoding: still this route, with an id no report has (a 400 from the store).
+    return { kind: 'ui-execution', id: ui[1]! };
+  }
 }
 
 export async function opsRoute(

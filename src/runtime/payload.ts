@@ -2,14 +2,17 @@ import * as v from 'valibot';
 import { RequestError } from '../errors';
 import { describeIssue, problemText } from '../util/issues';
 
-/** What every collector receives, the same in HTTP and Cloud Tasks mode. */
+/**
+ * What every collector receives, the same in HTTP and Cloud Tasks mode. Nothing in it says where or
+ * with what to connect: the collector route runs the configured entry with the config's options, so a
+ * caller can never point a collector at a host, an environment variable or a secret of its choosing.
+ */
 export interface DispatchPayload {
   executionId: string;
   collector: string;
   /** The tick this run belongs to; a run is idempotent for one (collector, scheduledTime). */
   scheduledTime: string;
   attempt: number;
-  options: Record<string, unknown>;
 }
 
 const isoTime = v.pipe(
@@ -28,13 +31,23 @@ const payloadSchema = v.strictObject({
     v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')),
     1,
   ),
-  options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
 
 const PAYLOAD_FIELDS = Object.keys(payloadSchema.entries);
 
 /** Validates a collector request body; every problem is named by its field. */
 export function parsePayload(input: unknown, routeCollector: string): DispatchPayload {
+  // valibot names the first unknown field only; a caller trying several should hear about each.
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const unknown = Object.keys(input).filter((k) => !PAYLOAD_FIELDS.includes(k));
+    if (unknown.length > 0) {
+      const problems = unknown.map(
+        (k) =>
+          `${k}: unknown field (expected only ${PAYLOAD_FIELDS.join(', ')}; a collector runs with its configured options, never a request's)`,
+      );
+      throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
+    }
+  }
   const result = v.safeParse(payloadSchema, input, { abortEarly: false });
   if (!result.success) {
     const problems = result.issues.map((i) =>

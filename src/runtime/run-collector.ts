@@ -22,6 +22,12 @@ export interface CollectorRuntime {
   tokens: TokenBroker;
 }
 
+/**
+ * One run: the dispatch payload (what travelled) and the options it runs with, which come from the
+ * config entry (or, for `scheduler collect`, the operator's own command line), never from a request.
+ */
+export type CollectorRun = DispatchPayload & { options: Readonly<Record<string, unknown>> };
+
 export interface CollectorRunOutcome {
   record: RunRecord;
   /**
@@ -34,7 +40,7 @@ export interface CollectorRunOutcome {
 /** Runs one collector for one dispatch payload, writing its raw output, manifest and run record. */
 export async function runCollector(
   collector: Collector<unknown>,
-  payload: DispatchPayload,
+  payload: CollectorRun,
   timeoutSeconds: number,
   runtime: CollectorRuntime,
 ): Promise<CollectorRunOutcome> {

@@ -30,16 +30,43 @@ export function registerSecret(value: string | undefined | null): void {
   }
 }
 
+/**
+ * A header echoed back (`Authorization: Basic …`, `"authorization":"Bearer …"`): the value, to the end
+ * of the line, quote or JSON member, whatever its scheme.
+ */
+const AUTHORIZATION_HEADER = /\b((?:proxy-)?authorization)(["']?\s*[:=]\s*["']?)[^"'\r\n,}]+/gi;
+/** A bearer credential anywhere (RFC 6750's b64token); short words after "Bearer" are left alone. */
+const BEARER_TOKEN = /\bBearer\s+[A-Za-z0-9\-._~+/]{8,}=*/g;
+/** The userinfo of a URL (`https://user:password@host`). */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/**
+ * The query of an http(s) URL, which may carry a key; the URL keeps a mark that it had one. Punctuation
+ * ending the query is taken for the sentence's.
+ */
+const URL_QUERY = /\b(https?:\/\/[^\s?#"'<>]+)\?(?:[^\s#"'<>]*[^\s#"'<>.,;:!?)\]])?/gi;
+
+/**
+ * `text` without any registered secret value, any Authorization header value or bearer token, and
+ * without URL credentials or query strings: for anything that may quote what a collector, an upstream
+ * or a library said (an error echoing our request's headers or URL).
+ */
 export function scrub(text: string): string {
-  if (known.size === 0) return text;
-  pattern ??= new RegExp(
-    [...known]
-      .sort((a, b) => b.length - a.length)
-      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-      .join('|'),
-    'g',
-  );
-  return text.replace(pattern, '[redacted]');
+  // Known values first, while they still stand as they were read.
+  if (known.size > 0) {
+    pattern ??= new RegExp(
+      [...known]
+        .sort((a, b) => b.length - a.length)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('|'),
+      'g',
+    );
+    text = text.replace(pattern, '[redacted]');
+  }
+  return text
+    .replace(AUTHORIZATION_HEADER, '$1$2[redacted]')
+    .replace(BEARER_TOKEN, 'Bearer [redacted]')
+    .replace(URL_USERINFO, '$1')
+    .replace(URL_QUERY, '$1?…');
 }
 
 const SECRET_KEY = /(token|password|passwd|secret|authorization|api[-_]?key|^sign$|credential)/i;

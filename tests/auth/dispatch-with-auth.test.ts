@@ -27,7 +27,6 @@ function target(name: string, url: string): DispatchTarget {
       collector: name,
       scheduledTime: '2026-11-22T14:00:00.000Z',
       attempt: 1,
-      options: {},
     },
     timeoutMs: 60_000,
     retry: { attempts: 1, minBackoffSeconds: 1, maxBackoffSeconds: 1 },

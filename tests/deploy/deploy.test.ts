@@ -28,6 +28,18 @@ function project(yaml?: string): string {
   return dir;
 }
 
+/**
+ * The original layout with the caller check a deployed function needs (it refuses to start without
+ * one): Cloud Scheduler's tokens for the function's URL, as the fake gcloud answers it.
+ */
+function deployable(): string {
+  const original = readFileSync(path.join(__dirname, 'fixtures/original.yaml'), 'utf8');
+  return original.replace(
+    'scheduler:\n',
+    "scheduler:\n  incoming_auth: { type: google-id-token, audiences: ['https://scheduler-fake-ew.a.run.app'], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] }\n",
+  );
+}
+
 /** The golden file, or (UPDATE_GOLDEN=1) the new one written in its place. */
 function golden(name: string, actual: string): string {
   const file = path.join(GOLDEN, name);
@@ -109,7 +121,7 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
   beforeAll(async () => {
     const g = fakeGcloud();
     try {
-      const dir = project();
+      const dir = project(deployable());
       const run = await cli(['deploy', '--apply'], dir, g.env);
       base = { dir, calls: g.calls(), state: g.state(), ...run };
     } finally {
@@ -214,7 +226,7 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
 
   it('deletes the job a changed schedule leaves behind, and creates the new one', async () => {
     const yaml = (cron: string) =>
-      `timezone: Europe/Paris\nstorage: { reports: gs://bkt1/reports, raw: gs://bkt1/raw, state: gs://bkt1/state }\nscheduler: { tasks: { project: p1, location: europe-west1 } }\nalerts: { enabled: false }\ncollectors:\n  dvf: { schedule: "${cron}" }\n`;
+      `timezone: Europe/Paris\nstorage: { reports: gs://bkt1/reports, raw: gs://bkt1/raw, state: gs://bkt1/state }\nscheduler: { tasks: { project: p1, location: europe-west1 }, incoming_auth: { type: none, allow_unauthenticated: true } }\nalerts: { enabled: false }\ncollectors:\n  dvf: { schedule: "${cron}" }\n`;
     const dir = project(yaml('0 4 * * *'));
     expect((await cli(['deploy', '--apply'], dir, gcloud.env)).code).toBe(0);
     writeFileSync(path.join(dir, 'config/config.yaml'), yaml('15 4 * * *'));
@@ -228,6 +240,15 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
       ]),
     );
     expect(changed.stderr).toContain('deleted scheduler-tick-0_4_x_x_x');
+  });
+
+  it('refuses to --apply a config whose function would refuse to start (incoming_auth none), before any call', async () => {
+    const { code, stderr } = await cli(['deploy', '--apply'], project(), gcloud.env);
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'config/config.yaml scheduler.incoming_auth: is none, which a deployed function refuses to start with',
+    );
+    expect(gcloud.calls()).toEqual([]);
   });
 
   it('stops at the first step gcloud refuses, says which and why, and exits 1', async () => {

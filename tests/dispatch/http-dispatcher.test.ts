@@ -30,7 +30,6 @@ function target(name: string, url: string, overrides: Partial<DispatchTarget> = 
       collector: name,
       scheduledTime: '2026-11-22T14:00:00.000Z',
       attempt: 1,
-      options: { a: 1 },
     },
     timeoutMs: 60_000,
     retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },
@@ -86,7 +85,6 @@ describe('HTTP dispatch of one collector', () => {
       collector: 'dvf',
       scheduledTime: '2026-11-22T14:00:00.000Z',
       attempt: 1,
-      options: { a: 1 },
     });
   });
 

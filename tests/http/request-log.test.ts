@@ -39,11 +39,8 @@ beforeAll(async () => {
         serviceLogs = services.logs;
         return services;
       },
-      {
-        logger: createLogger((e) => requestLogs.push(e), {}, 'DEBUG'),
-        clock,
-        env: { GOOGLE_CLOUD_PROJECT: 'test-project' },
-      },
+      createLogger((e) => requestLogs.push(e), {}, 'DEBUG'),
+      { clock, env: { GOOGLE_CLOUD_PROJECT: 'test-project' } },
     ),
   );
 });

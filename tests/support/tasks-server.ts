@@ -10,8 +10,9 @@
  *   are the ones real Cloud Tasks returns (as recorded by aertje/cloud-tasks-emulator's conformance runs).
  * - Each task is sent to `httpRequest.url` at its scheduleTime (at once if absent or past) with its method,
  *   headers and body, `User-Agent: Google-Cloud-Tasks`, the `X-CloudTasks-*` headers and, for an
- *   `oidcToken`, `Authorization: Bearer <mintIdToken(audience || url, {email})>`. Each attempt is cut off
- *   at the task's dispatchDeadline (default 10 min). At most `maxConcurrentDispatches` attempts per queue
+ *   `oidcToken`, `Authorization: Bearer <mintIdToken(audience || url, {email})>` (or the token the
+ *   `oidcToken` option makes, for targets that verify signatures). Each attempt is cut off at the task's
+ *   dispatchDeadline (default 10 min). At most `maxConcurrentDispatches` attempts per queue
  *   are in flight, starts are limited by a token bucket (`maxDispatchesPerSecond`, burst 100). A 2xx
  *   completes the task; anything else (any other status, a connection error, the deadline) is retried
  *   after the queue's backoff (minBackoff doubled maxDoublings times, then linear, capped at maxBackoff)
@@ -301,6 +302,11 @@ export interface TasksServerOptions {
   routeUrl?: (url: URL) => string | URL;
   /** Dispatch to non-loopback hosts too. @default false: such an attempt fails without a request. */
   allowNonLoopbackTargets?: boolean;
+  /**
+   * Makes the OIDC token of an `oidcToken` task (a test's own signing key, for a target that verifies
+   * signatures). @default mintIdToken: unsigned, for targets that only read the claims
+   */
+  oidcToken?: (audience: string, email: string | undefined) => string;
   /** Default real-time limit of `waitFor*`. @default 20000 */
   waitTimeoutMs?: number;
 }
@@ -1240,7 +1246,10 @@ export class TasksServer {
     if (hr.oidcToken) {
       const audience = hr.oidcToken.audience || hr.url!;
       const email = hr.oidcToken.serviceAccountEmail;
-      headers['Authorization'] = `Bearer ${mintIdToken(audience, email ? { email } : {})}`;
+      const token = this.options.oidcToken
+        ? this.options.oidcToken(audience, email ?? undefined)
+        : mintIdToken(audience, email ? { email } : {});
+      headers['Authorization'] = `Bearer ${token}`;
     } else if (hr.oauthToken) {
       headers['Authorization'] = 'Bearer ya29.loopback-access-token';
     }

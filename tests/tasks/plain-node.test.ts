@@ -65,7 +65,7 @@ describe('in a plain Node process', () => {
         env: {}, auth: { headersFor: async () => ({}) }, random: Math.random,
       });
       dispatcher.dispatch([{ name: 'dvf', url: c.url, payload: { executionId: 'e', collector: 'dvf',
-        scheduledTime: '2026-11-22T14:00:00.000Z', attempt: 1, options: {} }, timeoutMs: 300000,
+        scheduledTime: '2026-11-22T14:00:00.000Z', attempt: 1 }, timeoutMs: 300000,
         retry: c.retry, group: null, groupWaitMs: 0, queue: 'q' }], { signal: new AbortController().signal })
         .then(([o]) => console.log(JSON.stringify({ atStart, afterFailure: loaded('@google-cloud/tasks'), status: o.status, errorType: o.errorType, error: o.error })));
     `;

@@ -50,7 +50,6 @@ function target(cfg: Config, name: string, overrides: Partial<DispatchTarget> = 
       collector: name,
       scheduledTime: SCHEDULED,
       attempt: 1,
-      options: { a: 1 },
     },
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
@@ -167,7 +166,6 @@ describe('the Cloud Tasks dispatcher', () => {
       collector: 'dvf',
       scheduledTime: SCHEDULED,
       attempt: 1,
-      options: { a: 1 },
     });
     expect(events.filter((e) => e.type === 'finish')).toHaveLength(2);
     // No query string (it may hold a key) reaches a report.

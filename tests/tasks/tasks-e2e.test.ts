@@ -116,7 +116,6 @@ describe.each(STORE_KINDS)('tasks mode end to end, on the %s store', (kind) => {
       collector: 'ok',
       scheduledTime,
       attempt: 1,
-      options: {},
     });
     expect(attempt.request.url).toBe(`${r.url}/collectors/ok?key=abc`);
     expect(decodeIdToken(attempt.request.headers['Authorization'])).toMatchObject({

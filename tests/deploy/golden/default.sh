@@ -9,6 +9,7 @@
 #   scheduler-tick-0-30_x_x_x_x: "0,30 * * * *" for dvf, sirene, insee-contours, plu, xmp
 #   scheduler-tick-5_1_x_x_x: "5 1 * * *" for xmp-daily
 # a retried tick that already ran answers 409 and dispatches nothing (tick markers), so retries are safe
+# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply
 # note: sirene reads $SIRENE_API_KEY, which the function will not have: map it from Secret Manager with deploy.secrets (SIRENE_API_KEY: <secret>:latest)
 # note: no alert e-mail address (alerts.email, or the original monitoring.alert_email): the alert policy opens incidents but e-mails nobody
 set -eu

@@ -9,6 +9,7 @@
 #   scheduler-tick-0-30_x_x_x_x: "0,30 * * * *" for dvf, sirene, plu, xmp
 # a retried tick that already ran answers 409 and dispatches nothing (tick markers), so retries are safe
 # note: Cloud Run service sirene-collector (sirene-collector-abc123-ew.a.run.app) is assumed to be in europe-west1, my-project: its URL only carries a region code
+# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply
 # note: alerts.slack reads $SLACK_WEBHOOK_URL, which the function will not have: map it from Secret Manager with deploy.secrets (SLACK_WEBHOOK_URL: <secret>:latest)
 # note: cloud_functions.runtime python311 is not used: this scheduler is Node.js code and runs on nodejs24
 set -eu
