@@ -16,8 +16,8 @@ import type { AppHandler } from './types';
 export function createFunctionHandler(
   buildServices: () => Promise<Services> = defaultServices,
   startupLogger: Logger = createLogger(),
-  /** For the request log: its clock, and where the trace's project comes from. */
-  options: { clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
+  /** The request log: where it goes, its clock, and where the trace's project comes from. */
+  options: { requestLogger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
 ): (req: Request, res: Response) => Promise<void> {
   let services: Promise<Services> | null = null;
   const getServices = () => {
@@ -35,7 +35,11 @@ export function createFunctionHandler(
       // A deployed function cannot check callers without its config, so they learn nothing about it.
       hideStartupErrors: env['K_SERVICE'] !== undefined,
     }),
-    { logger: startupLogger, clock: options.clock ?? systemClock, project: env['GOOGLE_CLOUD_PROJECT'] },
+    {
+      logger: options.requestLogger ?? createLogger(),
+      clock: options.clock ?? systemClock,
+      project: env['GOOGLE_CLOUD_PROJECT'],
+    },
   );
   return async (req, res) => {
     const response = await app({

@@ -39,8 +39,12 @@ beforeAll(async () => {
         serviceLogs = services.logs;
         return services;
       },
-      createLogger((e) => requestLogs.push(e), {}, 'DEBUG'),
-      { clock, env: { GOOGLE_CLOUD_PROJECT: 'test-project' } },
+      createLogger(),
+      {
+        requestLogger: createLogger((e) => requestLogs.push(e), {}, 'DEBUG'),
+        clock,
+        env: { GOOGLE_CLOUD_PROJECT: 'test-project' },
+      },
     ),
   );
 });
