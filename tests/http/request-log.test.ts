@@ -20,6 +20,7 @@ const dirs = tempDirs();
 let ok: TestServer;
 const requestLogs: LogEntry[] = [];
 let serviceLogs: LogEntry[] = [];
+let built: { close(): Promise<void> } | null = null;
 
 beforeAll(async () => {
   ok = await collectorServer({ kind: 'ok', result: { records: 1 } });
@@ -37,6 +38,7 @@ beforeAll(async () => {
           { clock },
         );
         serviceLogs = services.logs;
+        built = services;
         return services;
       },
       createLogger(),
@@ -49,6 +51,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
+  await built?.close();
   await ok.close();
   dirs.cleanup();
 });
