@@ -44,6 +44,7 @@ export function summaryLine(report: ExecutionReport): string {
   const parts = [`${s.succeeded} succeeded`, `${s.failed} failed`, `${s.skipped} skipped`];
   if (s.scheduled) parts.push(`${s.scheduled} scheduled`);
   if (s.running) parts.push(`${s.running} running`);
+  if (s.cancelled) parts.push(`${s.cancelled} cancelled`);
   return `execution ${report.execution_id} (${report.trigger.kind}, ${report.mode}): ${s.total} collector${s.total === 1 ? '' : 's'}, ${parts.join(', ')} in ${report.duration_seconds.toFixed(2)} s`;
 }
 
@@ -61,6 +62,7 @@ export function progressLine(event: ProgressEvent): string {
       if (o.status === 'failed')
         return `✗ ${o.name}: failed${took} (${o.errorType ?? 'error'}): ${scrub(o.error ?? '')}`;
       if (o.status === 'skipped') return `- ${o.name}: skipped (${scrub(o.reason ?? '')})`;
+      if (o.status === 'cancelled') return `✗ ${o.name}: cancelled${took}`;
       return `✓ ${o.name}: ${o.status}${took}`;
     }
   }

@@ -10,6 +10,7 @@ import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager 
 import { backoffDelayMs, isRetryableStatus, networkErrorCode, parseRetryAfter } from './retry';
 import { TransportError, type HttpTransport, type TransportResponse } from './transport';
 import {
+  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -254,7 +255,7 @@ export class HttpDispatcher implements Dispatcher {
 }
 
 function deadlineOutcome(deadline: AbortSignal): Partial<CollectorOutcome> {
-  return { status: 'failed', error: errorMessage(deadline.reason), errorType: 'Timeout' };
+  return abortedOutcome(deadline.reason);
 }
 
 /** Turns a collector's HTTP answer into an outcome. */

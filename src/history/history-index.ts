@@ -9,8 +9,8 @@ import { newestFirst, parseLines, toLines, type HistoryEntry } from './entry';
  * - `index/days/YYYY-MM-DD.jsonl`: one line per execution started that day (UTC), appended when its
  *   report is saved (read, append, write back only if the object's generation is still the one read);
  * - `index/months/YYYY-MM.jsonl`: a month's days rolled into one object, newest first, written once the
- *   month is over (plus a day's grace for executions still saving their report) by whoever needs it
- *   first: the first save of a day, or a reader.
+ *   month is over (plus a day's grace for executions still saving their report) by the first reader
+ *   that needs it (never by a save: a slow listing must not hold up an execution's report).
  *
  * A year of 5-minute ticks is 12 month objects and the current month's days, listed in one or two
  * pages; a query reads objects newest first and stops once it has `limit` entries.
@@ -64,7 +64,6 @@ export class HistoryIndex {
             contentType: 'application/x-ndjson',
             ifGenerationMatch: current?.generation ?? 0,
           });
-          if (!current) await this.rollCompleteMonthsBefore(entry.start_time);
           return true;
         } catch (error) {
           if (!isPreconditionFailed(error)) throw error;
@@ -149,15 +148,6 @@ export class HistoryIndex {
       if (await this.roll(month, days)) months++;
     }
     return { days: byDay.size, months };
-  }
-
-  private async rollCompleteMonthsBefore(startTime: string): Promise<void> {
-    const previous = isoMonth(Date.UTC(+startTime.slice(0, 4), +startTime.slice(5, 7) - 2, 1));
-    if (!this.isComplete(previous)) return;
-    if (await this.store.get(`${MONTHS}${previous}.jsonl`)) return;
-    const days: string[] = [];
-    for await (const info of this.store.list(`${DAYS}${previous}-`)) days.push(info.key);
-    if (days.length > 0) await this.roll(previous, days);
   }
 
   /** Writes a month's roll if nobody has; true once it exists. */

@@ -118,6 +118,7 @@ async function settle(state: ObjectStore, entries: HistoryEntry[]): Promise<Hist
     if (!runs) return e;
     const all = Object.values(runs);
     const count = (s: string) => all.filter((r) => r.status === s).length;
+    const cancelled = count('cancelled');
     return {
       ...e,
       collectors: runs,
@@ -128,6 +129,7 @@ async function settle(state: ObjectStore, entries: HistoryEntry[]): Promise<Hist
         skipped: count('skipped'),
         scheduled: count('scheduled'),
         running: count('running'),
+        ...(cancelled > 0 ? { cancelled } : {}),
       },
     };
   });

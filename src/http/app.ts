@@ -106,9 +106,10 @@ async function runRoute(services: Services, request: AppRequest): Promise<AppRes
   if (trigger.dryRun) return { status: 200, body: await planExecution(services, trigger) };
   // The execution's log entries carry the request's trace.
   const result = await execute({ ...services, logger: requestLogger(request, services.logger) }, trigger);
-  const body = result.saved.stored
-    ? result.report
-    : { ...result.report, report_storage_error: result.saved.error };
+  const body =
+    result.saved.error === null
+      ? result.report
+      : { ...result.report, report_storage_error: result.saved.error };
   return { status: httpStatusFor(result.report), body };
 }
 

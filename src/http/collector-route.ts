@@ -4,6 +4,7 @@ import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager 
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
+import { withCallerSignal } from './caller-signal';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -57,7 +58,7 @@ export async function collectorRoute(
     return errorResponse(error, services.logger);
   }
   const { collector, configured } = resolved;
-  const runtime = collectorRuntime(services);
+  const runtime = withCallerSignal(collectorRuntime(services), request.signal);
   const run = () =>
     runCollector(collector, { ...payload, options: configured.options }, configured.timeoutSeconds, runtime);
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../util/clock';
 import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
 import { withRequestLog } from './request-log';
+import { instanceShutdown } from './shutdown';
 import type { AppHandler } from './types';
 
 /**
@@ -70,6 +71,9 @@ async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
       builtinCollectors: builtinCollectors().map((c) => c.name),
+      // A deployed instance must share its state store with every other instance.
+      deployedAs: process.env['K_SERVICE'],
     }),
+    { shutdown: instanceShutdown.signal },
   );
 }

@@ -6,6 +6,8 @@ export interface AppRequest {
   body: Buffer | undefined;
   /** The query string's parameters (the first value of a repeated one). */
   query?: Readonly<Record<string, string | undefined>>;
+  /** Aborted when the caller goes away before the answer (set by the embedded server only). */
+  signal?: AbortSignal;
 }
 
 export interface AppResponse {

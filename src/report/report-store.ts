@@ -24,6 +24,8 @@ export interface SaveResult {
   stored: boolean;
   location: string | null;
   error: string | null;
+  /** Why no report was written on purpose (an empty tick); `error` is then null. */
+  skipped?: string;
 }
 
 /** Reads and writes execution reports. */

@@ -11,6 +11,7 @@ import { RawOutput } from './output';
 import type { DispatchPayload } from './payload';
 import { claimRunRecord } from './run-records';
 import { untilAborted } from '../util/abort';
+import { eitherSignal, isCancellation } from '../util/cancel';
 
 export interface CollectorRuntime {
   stores: { raw: ObjectStore; state: ObjectStore };
@@ -20,6 +21,11 @@ export interface CollectorRuntime {
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
   tokens: TokenBroker;
+  /**
+   * Aborted with a CancelledError when a signal stops the process (the run ends `cancelled`), or with
+   * another reason when its caller stopped waiting (it ends timed out).
+   */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -80,6 +86,8 @@ export async function runCollector(
       `${name} did not finish within its timeout of ${timeoutSeconds} s`,
     ),
   );
+  // The collector sees one signal: its timeout, or the process stopping.
+  const signal = runtime.shutdown ? eitherSignal(timeout.signal, runtime.shutdown) : timeout.signal;
   const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
     collector: name,
     executionId: payload.executionId,
@@ -109,25 +117,36 @@ export async function runCollector(
       fetch: runtime.fetch,
       clock,
       log,
-      signal: timeout.signal,
+      signal,
       env: runtime.env,
       secrets: runtime.secrets,
       tokens: runtime.tokens,
     };
     log.info('collector run started');
-    const result = await untilAborted(collector.run(ctx), timeout.signal);
+    const result = await untilAborted(collector.run(ctx), signal);
     const manifest = await output.finish();
     record = { ...base, status: 'success', result, manifest };
   } catch (error) {
     if (error instanceof SkipRun) {
       record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
+    } else if (!timeout.signal.aborted && isCancellation(signal.reason)) {
+      record = {
+        ...base,
+        status: 'cancelled',
+        error: scrub(errorMessage(signal.reason)),
+        errorType: 'Cancelled',
+        // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
     } else {
-      const timedOut = timeout.signal.aborted;
+      // Its timeout, or its caller stopping to wait (the scheduler's deadline): a timeout either way.
+      const timedOut = signal.aborted;
       const retryable = timedOut || isRetryableRunError(error);
       record = {
         ...base,
         status: 'failed',
-        error: scrub(errorMessage(timedOut ? timeout.signal.reason : error)),
+        error: scrub(errorMessage(timedOut ? signal.reason : error)),
         errorType: timedOut ? 'Timeout' : errorType(error),
         retryable,
         // What was written before the failure is still listed, so nothing is orphaned.
@@ -146,7 +165,8 @@ export async function runCollector(
     reason: record.reason,
   });
   await claim.finish(record);
-  return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
+  const retry = (record.status === 'failed' || record.status === 'cancelled') && record.retryable;
+  return { record, httpStatus: retry ? 503 : 200 };
 }
 
 /**

@@ -6,7 +6,15 @@ import type { CollectorReport, ExecutionReport } from '../report/report';
  */
 
 /** What a bar's colour says. Timeouts are failures with `error_type: Timeout`, shown apart. */
-export const BAR_KINDS = ['success', 'failed', 'timeout', 'skipped', 'scheduled', 'running'] as const;
+export const BAR_KINDS = [
+  'success',
+  'failed',
+  'timeout',
+  'skipped',
+  'scheduled',
+  'running',
+  'cancelled',
+] as const;
 export type BarKind = (typeof BAR_KINDS)[number];
 
 export const BAR_COLOURS: Record<BarKind, string> = {
@@ -16,6 +24,7 @@ export const BAR_COLOURS: Record<BarKind, string> = {
   skipped: '#9e9e9e',
   scheduled: '#1565c0',
   running: '#6a1b9a',
+  cancelled: '#5d4037',
 };
 
 export const LAYOUT = {

@@ -122,9 +122,13 @@ describe.each(STORE_KINDS)('the history index on the %s store', (kind) => {
         ]),
       );
     }
-    // The first save of a November day rolls October, once its day of grace is over.
     const later = new ReportStore(s.reports, silentLogger, () => NOW);
     await later.save(reportAt('2026-11-22T03:00:00Z', (t0) => [outcome('insee', 'success', t0, 0, 6)]));
+    // Saves never roll (a slow listing must not hold up a report); the first reader past October's
+    // day of grace does, reading its 20 days once.
+    expect(await s.reports.get('index/months/2026-10.jsonl')).toBeNull();
+    const first = await readHistory(deps(s), { limit: 15 });
+    expect(first.objects_read).toBe(1 + 20 + 1);
     expect(await s.reports.get('index/months/2026-10.jsonl')).not.toBeNull();
 
     const counting = countingStore(s.reports);
