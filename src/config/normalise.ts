@@ -1,5 +1,6 @@
 import { parseLocation } from '../store/location';
 import { normaliseIncomingAuth } from './incoming-auth';
+import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
@@ -159,6 +160,8 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       useSecretManager: s.use_secret_manager ?? false,
     },
     collectors,
+    alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
+    deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
   };
 }
 
