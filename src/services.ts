@@ -62,6 +62,8 @@ export interface ServiceOptions {
   secrets?: SecretSource;
   /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
   leaseMaxPollMs?: number;
+  /** The life of a group lease between renewals (default DEFAULT_LEASE_TTL_MS, 60 s). */
+  leaseTtlMs?: number;
   /** See Services.shutdown; by default nothing stops the process early. */
   shutdown?: AbortSignal;
 }
@@ -82,7 +84,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
-  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
+  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs, options.leaseTtlMs);
   const callers = createCallerCheck(config, {
     env,
     secrets,

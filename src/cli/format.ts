@@ -31,8 +31,18 @@ export function reportTable(report: ExecutionReport, width?: number): string {
   return table(['COLLECTOR', 'STATUS', 'HTTP', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, width);
 }
 
+/**
+ * A collector's error over HTTP starts with the call ("POST http://127.0.0.1:41233/collectors/dvf
+ * answered 503: "). The status has its own column and the URL is often the embedded server's throwaway
+ * loopback port, so the table shows what follows: the cause, which a cut line would lose.
+ */
+const CALL_PREFIX = /^POST \S+ answered \d{3}: /;
+
 function detail(c: CollectorReport): string {
-  if (c.error) return c.error_type ? `${c.error_type}: ${c.error}` : c.error;
+  if (c.error) {
+    const cause = c.error.replace(CALL_PREFIX, '');
+    return c.error_type ? `${c.error_type}: ${cause}` : cause;
+  }
   if (c.reason) return c.reason;
   const result = c.result as {
     records?: unknown;

@@ -1,22 +1,15 @@
 import type { Complain } from './normalise';
+import { ALERT_DEFAULTS } from './ops-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type IgnoredSetting, type MonitoringConfig } from './types';
 
 /**
  * The original layout's sections beyond `scheduler` and `collectors`: what maps onto this scheduler
- * (`cloud_functions.timeout_seconds`, `monitoring`, `gcs_config.bucket_name`, `project_id`, `region`) and
- * what is accepted but not used, listed for `run --dry-run`.
+ * (`cloud_functions.timeout_seconds` bounds the deadline; `monitoring` and the rest of
+ * `cloud_functions` feed `alerts` and `deploy`, see ops-sections.ts; `gcs_config.bucket_name`,
+ * `project_id`, `region`) and what is accepted but not used, listed for `run --dry-run`. The original
+ * file's shape was never fixed, so these sections are read defensively, never rejected.
  */
-
-/**
- * What the scheduler needs after its deadline to write the report: once `deadline_seconds` is up it
- * stops waiting for collectors, then stores the report, which takes a few Cloud Storage calls with
- * their own retries.
- */
-export const REPORT_MARGIN_SECONDS = 30;
-
-/** Consecutive failures before an alert when `monitoring` does not say. */
-export const DEFAULT_FAILURE_THRESHOLD = 3;
 
 const UNUSED_SECTIONS: Readonly<Record<string, string>> = {
   processing_config: 'processing happens downstream of the raw store; the scheduler only collects',
@@ -24,32 +17,54 @@ const UNUSED_SECTIONS: Readonly<Record<string, string>> = {
   logging: 'logs are structured JSON on stdout (Cloud Logging reads them); levels come from the CLI',
   features: 'feature flags of the original project; nothing here reads them',
   bigquery_config: 'nothing here loads BigQuery; raw files and manifests are in the raw store',
-  notifications: 'alerts are configured under monitoring',
+  notifications: 'alerts are configured under alerts (or the original monitoring)',
   secrets: 'credentials come from each collector’s *_env / *_secret options',
   environment: 'not used: the config file is per environment',
 };
 
-const CLOUD_FUNCTION_KEYS: Readonly<Record<string, string>> = {
-  runtime: 'a deployment setting (the deploy command picks the runtime)',
-  memory_mb: 'a deployment setting (the deploy command sets memory)',
-  region: 'a deployment setting; Cloud Tasks use scheduler.tasks.location (or top-level region)',
+/** What of `cloud_functions` and `monitoring` something reads (the deadline, `deploy`, `alerts`). */
+const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
+  cloud_functions: ['timeout_seconds', 'memory_mb', 'region'],
+  monitoring: ['enable_alerts', 'alert_channels', 'failure_threshold', 'alert_email', 'email', 'alert_emails'],
+  gcs_config: ['bucket_name'],
 };
 
+const UNUSED_KEY_WHY: Readonly<Record<string, string>> = {
+  'cloud_functions.runtime': 'the runtime is the code’s (Node.js), whatever the original deployed',
+  gcs_config: 'the raw store is laid out as <raw>/<collector>/... (storage.raw); only bucket_name is read',
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `cloud_functions.timeout_seconds` when it is a positive number. */
+function functionTimeout(raw: RawConfig): number | undefined {
+  const t = isRecord(raw.cloud_functions) ? raw.cloud_functions['timeout_seconds'] : undefined;
+  return typeof t === 'number' && t > 0 ? t : undefined;
+}
+
 /**
- * The deadline, fitted to `cloud_functions.timeout_seconds` when the file has one: the platform kills the
- * function at its timeout, so the deadline plus the report's margin must fit in it, or the report of a
- * slow execution is never written. Unset, the deadline is lowered to fit; set, a misfit is an error.
+ * The deadline, fitted to `cloud_functions.timeout_seconds` when the file has one: the platform kills
+ * the function at its timeout, and once the deadline is up the scheduler still needs its report budget
+ * to write the report, so both must fit, or the report of a slow execution is never written. Unset, the
+ * deadline is lowered to fit; set, a misfit is an error naming both keys.
  */
-export function fitDeadline(raw: RawConfig, deadlineSeconds: number | undefined, complain: Complain): number {
-  const timeout = raw.cloud_functions?.timeout_seconds;
+export function fitDeadline(
+  raw: RawConfig,
+  deadlineSeconds: number | undefined,
+  reportBudgetSeconds: number,
+  complain: Complain,
+): number {
+  const timeout = functionTimeout(raw);
   const fallback = DEFAULTS.deadlineSeconds;
   if (timeout === undefined) return deadlineSeconds ?? fallback;
-  const room = timeout - REPORT_MARGIN_SECONDS;
+  const room = timeout - reportBudgetSeconds;
   if (deadlineSeconds === undefined) {
     if (room <= 0) {
       complain(
         'cloud_functions.timeout_seconds',
-        `${timeout} s leaves no time to collect: the report alone needs up to ${REPORT_MARGIN_SECONDS} s after the deadline`,
+        `${timeout} s leaves no time to collect: the report alone may take ${reportBudgetSeconds} s (scheduler.report_budget_seconds) after the deadline`,
       );
       return fallback;
     }
@@ -58,20 +73,30 @@ export function fitDeadline(raw: RawConfig, deadlineSeconds: number | undefined,
   if (deadlineSeconds > room) {
     complain(
       'scheduler.deadline_seconds',
-      `${deadlineSeconds} s does not fit in cloud_functions.timeout_seconds (${timeout} s): the function is killed at its timeout, and the report needs up to ${REPORT_MARGIN_SECONDS} s after the deadline; set deadline_seconds to at most ${Math.max(0, room)}`,
+      `${deadlineSeconds} s does not fit in cloud_functions.timeout_seconds (${timeout} s): the function is killed at its timeout, and the report may take ${reportBudgetSeconds} s (scheduler.report_budget_seconds) after the deadline; set deadline_seconds to at most ${Math.max(0, room)}`,
     );
   }
   return deadlineSeconds;
 }
 
+/**
+ * The original `monitoring`, as the alerting code reads it (ops-sections.ts `normaliseAlerts`): on
+ * unless `enable_alerts: false`, the threshold when it is a whole number.
+ */
 export function monitoringOf(raw: RawConfig): MonitoringConfig | null {
+  if (!isRecord(raw.monitoring)) return null;
   const m = raw.monitoring;
-  if (!m) return null;
+  const threshold = m['failure_threshold'];
+  const channels = Array.isArray(m['alert_channels']) ? m['alert_channels'] : [];
   return {
-    // Off unless asked for: an alert nobody configured a channel for helps no one.
-    enableAlerts: m.enable_alerts ?? false,
-    alertChannels: m.alert_channels ?? [],
-    failureThreshold: m.failure_threshold ?? DEFAULT_FAILURE_THRESHOLD,
+    enableAlerts: typeof m['enable_alerts'] === 'boolean' ? m['enable_alerts'] : true,
+    alertChannels: channels.filter(
+      (c): c is string | Record<string, unknown> => typeof c === 'string' || isRecord(c),
+    ),
+    failureThreshold:
+      typeof threshold === 'number' && Number.isInteger(threshold) && threshold >= 1
+        ? threshold
+        : ALERT_DEFAULTS.failureThreshold,
   };
 }
 
@@ -82,33 +107,13 @@ export function ignoredSettings(raw: RawConfig): IgnoredSetting[] {
   for (const [key, why] of Object.entries(UNUSED_SECTIONS)) {
     if (record[key] !== undefined) ignored.push({ path: key, why });
   }
-  for (const [key, why] of Object.entries(CLOUD_FUNCTION_KEYS)) {
-    if ((raw.cloud_functions as Record<string, unknown> | undefined)?.[key] !== undefined)
-      ignored.push({ path: `cloud_functions.${key}`, why });
-  }
-  const extra = (section: string, value: unknown, known: readonly string[], why: string) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      for (const key of Object.keys(value).filter((k) => !known.includes(k)))
-        ignored.push({ path: `${section}.${key}`, why });
+  for (const [section, used] of Object.entries(USED_KEYS)) {
+    const value = record[section];
+    if (!isRecord(value)) continue;
+    for (const key of Object.keys(value).filter((k) => !used.includes(k))) {
+      const path = `${section}.${key}`;
+      ignored.push({ path, why: UNUSED_KEY_WHY[path] ?? UNUSED_KEY_WHY[section] ?? 'not a setting this scheduler knows' });
     }
-  };
-  extra(
-    'cloud_functions',
-    raw.cloud_functions,
-    ['timeout_seconds', ...Object.keys(CLOUD_FUNCTION_KEYS)],
-    'not a setting this scheduler knows',
-  );
-  extra(
-    'monitoring',
-    raw.monitoring,
-    ['enable_alerts', 'alert_channels', 'failure_threshold'],
-    'not a setting this scheduler knows',
-  );
-  extra(
-    'gcs_config',
-    raw.gcs_config,
-    ['bucket_name'],
-    'the raw store is laid out as <raw>/<collector>/... (storage.raw); only bucket_name is read',
-  );
+  }
   return ignored;
 }

@@ -1,6 +1,7 @@
 import { parseLocation } from '../store/location';
 import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
+import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
@@ -34,7 +35,12 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
   }
 
   const retry = retryPolicy(DEFAULTS.retry, s.retry, 'scheduler.retry', complain);
-  const deadlineSeconds = fitDeadline(raw, s.deadline_seconds, complain);
+  const deadlineSeconds = fitDeadline(
+    raw,
+    s.deadline_seconds,
+    s.report_budget_seconds ?? DEFAULTS.reportBudgetSeconds,
+    complain,
+  );
   const baseUrl = s.base_function_url?.replace(/\/+$/, '');
 
   const collectors: CollectorConfig[] = Object.entries(rawCollectors).map(([name, c]) => {
@@ -162,6 +168,8 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
     collectors,
     monitoring: monitoringOf(raw),
     ignored: ignoredSettings(raw),
+    alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
+    deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
   };
 }
 

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { compileSchedule, isValidTimezone } from '../schedule/cron';
+import { alertsSchema, deploySchema } from './ops-sections';
 import { AUTH_TYPES, DISPATCH_MODES } from './types';
 
 /**
@@ -174,33 +175,14 @@ export const LEGACY_SECTIONS = [
   'data_sources',
   'bigquery_config',
   'logging',
+  'monitoring',
   'notifications',
   'secrets',
+  'cloud_functions',
   'processing_config',
   'logging_config',
   'features',
 ] as const;
-
-/** The original design's `cloud_functions`: the deployed functions' settings; the timeout bounds the deadline. */
-const cloudFunctionsSchema = v.looseObject({
-  runtime: v.optional(v.string()),
-  memory_mb: v.optional(positiveInt(32768)),
-  timeout_seconds: v.optional(positive('seconds', 3600)),
-  region: v.optional(v.string()),
-});
-
-/** The original design's `monitoring`: alerts after consecutive failures (wired by the alerting code). */
-const monitoringSchema = v.looseObject({
-  enable_alerts: v.optional(v.boolean()),
-  alert_channels: v.optional(
-    v.nullable(
-      v.array(
-        v.union([v.string(), v.record(v.string(), v.unknown())], 'must be a channel name or a mapping'),
-      ),
-    ),
-  ),
-  failure_threshold: v.optional(positiveInt(1000)),
-});
 
 export const configSchema = v.strictObject({
   timezone: v.optional(timezone),
@@ -214,13 +196,15 @@ export const configSchema = v.strictObject({
   ),
   scheduler: v.optional(schedulerSchema),
   collectors: v.optional(v.record(nameKey, collectorSchema)),
-  cloud_functions: v.optional(cloudFunctionsSchema),
-  monitoring: v.optional(monitoringSchema),
+  alerts: v.optional(alertsSchema),
+  deploy: v.optional(deploySchema),
   ...Object.fromEntries(LEGACY_SECTIONS.map((k) => [k, v.optional(v.unknown())] as const)),
 });
 
 export type RawConfig = v.InferOutput<typeof configSchema> & {
   gcs_config?: unknown;
+  monitoring?: unknown;
+  cloud_functions?: unknown;
   project_id?: unknown;
   region?: unknown;
   data_sources?: unknown;

@@ -1,3 +1,5 @@
+import type { AlertsConfig, DeployConfig } from './ops-sections';
+
 /** Closed sets as const tuples, each with its union type (see STYLE.md). */
 export const DISPATCH_MODES = ['http', 'tasks'] as const;
 export type DispatchMode = (typeof DISPATCH_MODES)[number];
@@ -100,6 +102,10 @@ export interface Config {
   monitoring: MonitoringConfig | null;
   /** What the file sets that nothing uses (listed by `run --dry-run`). */
   ignored: readonly IgnoredSetting[];
+  /** Failure alerts (`alerts`, or the original `monitoring`); optional for hand-built configs. */
+  alerts?: AlertsConfig;
+  /** What `scheduler deploy` sets up (`deploy`, or the original `cloud_functions`). */
+  deploy?: DeployConfig;
 }
 
 /** Defaults, where they are documented. */

@@ -2,6 +2,7 @@ import { errorMessage } from '../errors';
 import { isCancellation } from '../util/cancel';
 import type { RetryPolicy } from '../config/types';
 import type { DispatchPayload } from '../runtime/payload';
+import { NETWORK_ERROR_TYPES } from './network-errors';
 
 /** `cancelled`: a signal (Ctrl-C, Cloud Run's SIGTERM) stopped the execution while it ran. */
 export const COLLECTOR_STATUSES = [
@@ -25,6 +26,8 @@ export const ERROR_TYPES = [
   'CollectorError',
   'TasksError',
   'Cancelled',
+  'LeaseLost',
+  ...NETWORK_ERROR_TYPES,
 ] as const;
 
 export interface DispatchTarget {
@@ -68,6 +71,8 @@ export type ProgressListener = (event: ProgressEvent) => void;
 export interface DispatchOptions {
   /** Aborted at the execution's deadline, or with a CancelledError when a signal stops it. */
   signal: AbortSignal;
+  /** When `signal` aborts, on the clock: no retry waits past it. */
+  deadlineAtMs?: number;
   /** A forced re-run of a tick: Cloud Tasks must not refuse it as a repeat. */
   force?: boolean;
   onProgress?: ProgressListener;

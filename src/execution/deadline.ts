@@ -91,6 +91,7 @@ export async function dispatchUntilDeadline(
 ): Promise<DeadlineResult> {
   const { clock, shutdown, budget } = options;
   const stop = new AbortController();
+  const deadlineAtMs = clock.now() + options.deadlineMs;
   const cancelDeadline = clock.schedule(options.deadlineMs, () => stop.abort(options.deadlineReason));
   const onShutdown = () => stop.abort(shutdown.reason);
   if (shutdown.aborted) onShutdown();
@@ -111,7 +112,13 @@ export async function dispatchUntilDeadline(
   });
   try {
     const outcomes = await untilAborted(
-      dispatcher.dispatch(targets, { signal: stop.signal, force: options.force, onProgress: listener }),
+      dispatcher.dispatch(targets, {
+        signal: stop.signal,
+        // So that no retry waits past it (retry-wait.ts).
+        deadlineAtMs,
+        force: options.force,
+        onProgress: listener,
+      }),
       budget.settle,
     );
     return result(outcomes);

@@ -1,5 +1,6 @@
 import type { CallerCheck } from '../auth/incoming/types';
 import type { Logger } from '../util/log';
+import { noteCaller } from './request-log';
 import { header, type AppRequest, type AppResponse } from './types';
 
 /** What a refused caller is told: the status and nothing else (the reason goes to the log only). */
@@ -20,7 +21,12 @@ export async function checkCaller(
   extraAudiences: readonly string[] = [],
 ): Promise<AppResponse | null> {
   const verdict = await check.check({ authorization: header(request, 'authorization'), extraAudiences });
-  if (verdict.allowed) return null;
+  // The request's log entry names who called (an e-mail, or the kind of caller), refused ones included.
+  if (verdict.allowed) {
+    noteCaller(request, verdict.caller);
+    return null;
+  }
+  if (verdict.email) noteCaller(request, verdict.email);
   const fields = {
     route: `${request.method} ${request.path}`,
     reason: verdict.reason,

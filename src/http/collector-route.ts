@@ -1,6 +1,6 @@
 import { RequestError } from '../errors';
 import { parsePayload } from '../runtime/payload';
-import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
+import { GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
@@ -59,8 +59,14 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const runtime = withCallerSignal(collectorRuntime(services), request.signal);
-  const run = () =>
-    runCollector(collector, { ...payload, options: configured.options }, configured.timeoutSeconds, runtime);
+  const run = (stop?: AbortSignal) =>
+    runCollector(
+      collector,
+      { ...payload, options: configured.options },
+      configured.timeoutSeconds,
+      runtime,
+      stop,
+    );
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
@@ -97,18 +103,26 @@ async function underGroupLease(
   payload: DispatchPayload,
   presented: string | undefined,
   queued: boolean,
-  run: () => Promise<CollectorRunOutcome>,
+  run: (stop?: AbortSignal) => Promise<CollectorRunOutcome>,
 ): Promise<CollectorRunOutcome> {
   const name = groupLeaseName(group);
   if (presented) {
     const current = await services.leases.current(name);
-    if (current?.holder === presented) return run();
+    if (current?.holder === presented) {
+      // Held by the scheduler, which may lose it: the run stops when it is not renewed in time.
+      const watch = services.leases.watch(current, services.leases.ttlMs);
+      try {
+        return await run(watch.lost);
+      } finally {
+        watch.stop();
+      }
+    }
   }
   const result = await services.leases.acquire(
     name,
     LeaseManager.holderId(payload.executionId, payload.collector),
     {
-      ttlMs: DEFAULT_LEASE_TTL_MS,
+      ttlMs: services.leases.ttlMs,
       waitMs: waitSeconds * 1000,
     },
   );
@@ -131,7 +145,7 @@ async function underGroupLease(
     );
   }
   try {
-    return await run();
+    return await run(result.lease.lost);
   } finally {
     await result.lease.release();
   }

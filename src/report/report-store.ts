@@ -1,5 +1,7 @@
 import { RequestError } from '../errors';
 import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
+import { historyEntry } from '../history/entry';
+import { HistoryIndex } from '../history/history-index';
 import type { Logger } from '../util/log';
 import type { ExecutionReport } from './report';
 
@@ -31,6 +33,8 @@ export class ReportStore {
   constructor(
     private readonly store: ObjectStore,
     private readonly logger: Logger,
+    /** For the history index's month rolls; tests pass their clock. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get location(): string {
@@ -38,8 +42,9 @@ export class ReportStore {
   }
 
   /**
-   * Stores the report and points latest.json at it. If the store fails (after its own retries), the
-   * whole report goes to the log as one structured entry, so it is never lost.
+   * Stores the report, points latest.json at it and adds its line to the history index. If the store
+   * fails (after its own retries), the whole report goes to the log as one structured entry, so it is
+   * never lost.
    */
   async save(report: ExecutionReport): Promise<SaveResult> {
     const key = reportKey(report.execution_id);
@@ -48,7 +53,8 @@ export class ReportStore {
       await this.store.put(key, body, { contentType: 'application/json' });
     } catch (error) {
       const message = `execution report could not be stored at ${this.store.location}/${key}: ${(error as Error).message}`;
-      this.logger.error(message, { executionId: report.execution_id, report });
+      // In full, split into parts if it is over Cloud Logging's entry size (see util/log-size.ts).
+      this.logger.error(message, { executionId: report.execution_id, reportKey: key, report });
       return { stored: false, location: null, error: message };
     }
     try {
@@ -59,23 +65,35 @@ export class ReportStore {
         executionId: report.execution_id,
       });
     }
+    await new HistoryIndex(this.store, this.logger, this.now).append(historyEntry(report));
     return { stored: true, location: `${this.store.location}/${key}`, error: null };
   }
 
-  /** latest.json only moves forward: an execution that started earlier never replaces a later one. */
+  /**
+   * latest.json only moves forward: an execution that started earlier never replaces a later one. One
+   * that is not a readable report (truncated, hand-edited) is replaced, and the log says so.
+   */
   private async updateLatest(report: ExecutionReport, body: string): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await readJson<ExecutionReport>(this.store, LATEST_KEY).catch(() => null);
-      if (current && current.value.start_time > report.start_time) return;
+      const current = await this.store.get(LATEST_KEY);
+      const startTime = current ? startTimeOf(current.data) : null;
+      if (startTime !== null && startTime > report.start_time) return;
       try {
         await this.store.put(LATEST_KEY, body, {
           contentType: 'application/json',
           ifGenerationMatch: current?.generation ?? 0,
         });
-        return;
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
+        continue;
       }
+      if (current && startTime === null) {
+        this.logger.warn(
+          `${this.store.location}/${LATEST_KEY} was not a readable report (${current.data.length} bytes); replaced`,
+          { executionId: report.execution_id },
+        );
+      }
+      return;
     }
   }
 
@@ -101,5 +119,15 @@ export class ReportStore {
       }
     }
     return out;
+  }
+}
+
+/** The `start_time` of a stored report, or null if the bytes are not one. */
+function startTimeOf(data: Buffer): string | null {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as { start_time?: unknown } | null;
+    return typeof value?.start_time === 'string' ? value.start_time : null;
+  } catch {
+    return null;
   }
 }

@@ -1,4 +1,5 @@
-import { errorMessage, SchedulerError } from '../errors';
+import { networkCause } from '../dispatch/network-errors';
+import { errorMessage, isSchedulerError, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import type { TokenBroker } from '../token/types';
@@ -49,6 +50,8 @@ export async function runCollector(
   payload: CollectorRun,
   timeoutSeconds: number,
   runtime: CollectorRuntime,
+  /** Stops the run from outside (its group lease was lost); the run is failed with the reason. */
+  stop?: AbortSignal,
 ): Promise<CollectorRunOutcome> {
   const { clock } = runtime;
   const started = clock.now();
@@ -86,8 +89,9 @@ export async function runCollector(
       `${name} did not finish within its timeout of ${timeoutSeconds} s`,
     ),
   );
-  // The collector sees one signal: its timeout, or the process stopping.
-  const signal = runtime.shutdown ? eitherSignal(timeout.signal, runtime.shutdown) : timeout.signal;
+  // The collector sees one signal: its timeout, the process stopping, or its caller's stop (a lost lease).
+  const stops = [runtime.shutdown, stop].filter((s): s is AbortSignal => s !== undefined);
+  const signal = stops.length > 0 ? eitherSignal(timeout.signal, ...stops) : timeout.signal;
   const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
     collector: name,
     executionId: payload.executionId,
@@ -136,6 +140,18 @@ export async function runCollector(
         error: scrub(errorMessage(signal.reason)),
         errorType: 'Cancelled',
         // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
+    } else if (!timeout.signal.aborted && stop?.aborted && signal.reason === stop.reason) {
+      // Stopped from outside (its group lease was lost): the reason says why; a later delivery may redo it.
+      const reason = (stop.reason as { reason?: unknown } | null)?.reason;
+      record = {
+        ...base,
+        status: 'failed',
+        error: scrub(errorMessage(stop.reason)),
+        errorType: errorType(stop.reason),
+        ...(typeof reason === 'string' ? { reason } : {}),
         retryable: true,
         manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
       };
@@ -213,8 +229,13 @@ export async function skipRun(
 }
 
 function errorType(error: unknown): string {
+  const declared = (error as { errorType?: unknown } | null)?.errorType;
+  if (typeof declared === 'string') return declared;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'UPSTREAM_HTTP') return 'HTTPError';
+  // A fetch failure a collector let through is named by its cause, like the upstream client's.
+  const network = isSchedulerError(error) ? null : networkCause(error);
+  if (network) return network.type;
   if (typeof code === 'string' && code.length > 0 && code === code.toUpperCase()) return code;
   return error instanceof Error ? error.name : 'Error';
 }

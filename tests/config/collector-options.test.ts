@@ -188,9 +188,10 @@ collectors:
       { path: 'logging_config', why: expect.any(String) },
       { path: 'features', why: expect.any(String) },
       { path: 'cloud_functions.runtime', why: expect.any(String) },
-      { path: 'cloud_functions.memory_mb', why: expect.any(String) },
-      { path: 'cloud_functions.region', why: expect.any(String) },
     ]);
+    // memory_mb and region go to what `scheduler deploy` sets up; monitoring to the alerts.
+    expect(config.deploy).toMatchObject({ memory: '1024Mi', region: 'europe-west1', timeoutSeconds: 540 });
+    expect(config.alerts).toMatchObject({ enabled: true, failureThreshold: 2 });
     // Unset, the deadline fits the functions' timeout with room for the report.
     expect(config.scheduler.deadlineSeconds).toBe(500);
     expect(
@@ -200,16 +201,27 @@ collectors:
 
   it('refuses a deadline that does not fit in cloud_functions.timeout_seconds, saying why', () => {
     expect(problemsOf(`${sections}scheduler: { deadline_seconds: 530 }\n`)).toMatch(
-      /scheduler\.deadline_seconds: 530 s does not fit in cloud_functions\.timeout_seconds \(540 s\): the function is killed at its timeout, and the report needs up to 30 s after the deadline; set deadline_seconds to at most 510/,
+      /scheduler\.deadline_seconds: 530 s does not fit in cloud_functions\.timeout_seconds \(540 s\): the function is killed at its timeout, and the report may take 30 s \(scheduler\.report_budget_seconds\) after the deadline; set deadline_seconds to at most 510/,
     );
   });
 
-  it('has no monitoring without the section, and defaults the threshold', () => {
+  it('has no monitoring without the section, and reads it as the alerts do (on unless disabled)', () => {
     expect(load('collectors: {}\n').monitoring).toBeNull();
     expect(load('monitoring: { alert_channels: [email] }\n').monitoring).toEqual({
-      enableAlerts: false,
+      enableAlerts: true,
       alertChannels: ['email'],
       failureThreshold: 3,
     });
+    // Read defensively: the original file's shape was never fixed, so it is never rejected.
+    expect(load('monitoring: { enable_alerts: false, failure_threshold: many }\n').monitoring).toEqual({
+      enableAlerts: false,
+      alertChannels: [],
+      failureThreshold: 3,
+    });
+    // The report budget counts: a longer one leaves less of the function's timeout to collect.
+    expect(
+      load('cloud_functions: { timeout_seconds: 300 }\nscheduler: { report_budget_seconds: 60 }\n').scheduler
+        .deadlineSeconds,
+    ).toBe(240);
   });
 });
