@@ -25,7 +25,14 @@ const UNUSED_SECTIONS: Readonly<Record<string, string>> = {
 /** What of `cloud_functions` and `monitoring` something reads (the deadline, `deploy`, `alerts`). */
 const USED_KEYS: Readonly<Record<string, readonly string[]>> = {
   cloud_functions: ['timeout_seconds', 'memory_mb', 'region'],
-  monitoring: ['enable_alerts', 'alert_channels', 'failure_threshold', 'alert_email', 'email', 'alert_emails'],
+  monitoring: [
+    'enable_alerts',
+    'alert_channels',
+    'failure_threshold',
+    'alert_email',
+    'email',
+    'alert_emails',
+  ],
   gcs_config: ['bucket_name'],
 };
 
@@ -112,7 +119,10 @@ export function ignoredSettings(raw: RawConfig): IgnoredSetting[] {
     if (!isRecord(value)) continue;
     for (const key of Object.keys(value).filter((k) => !used.includes(k))) {
       const path = `${section}.${key}`;
-      ignored.push({ path, why: UNUSED_KEY_WHY[path] ?? UNUSED_KEY_WHY[section] ?? 'not a setting this scheduler knows' });
+      ignored.push({
+        path,
+        why: UNUSED_KEY_WHY[path] ?? UNUSED_KEY_WHY[section] ?? 'not a setting this scheduler knows',
+      });
     }
   }
   return ignored;
