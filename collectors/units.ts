@@ -49,6 +49,7 @@ export class Units {
   private skipped = 0;
   private failed = 0;
   private readonly failures: UnitFailure[] = [];
+  private firstError: unknown = null;
 
   constructor(
     private readonly what: string,
@@ -76,6 +77,7 @@ export class Units {
   /** Records a unit that failed without running (e.g. a configured year its release does not hold). */
   fail(unit: string, error: unknown): void {
     this.failed++;
+    if (this.failed === 1) this.firstError = error;
     const failure: UnitFailure = {
       unit,
       error: scrub(errorMessage(error)),
@@ -113,6 +115,9 @@ export class Units {
     this.deps.output.recordUnits(summary);
     if (summary.failed > 0 && summary.succeeded + summary.skipped === 0) {
       const first = summary.failures[0]!;
+      // One cause for all (the network is down, the key is wrong): the run fails with that very error,
+      // its type and message intact; the manifest lists every unit.
+      if (summary.failures.every((f) => f.errorType === first.errorType)) throw this.firstError;
       const message = `every one of the ${summary.failed} ${this.what} failed (first: ${first.unit}: ${first.error})`;
       const details = { units: { ...summary, failures: summary.failures.slice(0, MAX_REPORTED_FAILURES) } };
       // Another attempt can help only if some unit failed for a passing reason.

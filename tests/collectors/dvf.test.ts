@@ -341,7 +341,6 @@ describe('dvf collector', () => {
     expect(record.retryable).toBe(true);
     expect(httpStatus).toBe(503);
     expect(record.error).toContain('answered 502');
-    expect(record.error).toContain('every one of the 1 files failed');
     expect(up.fileRequests()).toHaveLength(4);
     expect(h.clock.sleeps).toHaveLength(3);
   });
