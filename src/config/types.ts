@@ -60,6 +60,8 @@ export interface CollectorConfig {
   groupWaitSeconds: number;
   queue: string | null;
   retry: RetryPolicy;
+  /** Each run split into the shards its collector lists, each run on its own (shards/). */
+  shards: boolean;
 }
 
 /** A setting of the config file that nothing here uses (the original layout's, mostly), and why. */

@@ -4,6 +4,7 @@ import { GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
+import { fanOutDelivery, shardDelivery } from '../shards/shard-route';
 import { withCallerSignal } from './caller-signal';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
@@ -59,14 +60,26 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const runtime = withCallerSignal(collectorRuntime(services), request.signal);
+  if (payload.fanOut) {
+    const url = configured.url ?? `${await services.embedded.baseUrl()}/collectors/${name}`;
+    return fanOutDelivery(services, resolved, payload, url, runtime.shutdown ?? services.shutdown);
+  }
+  // A shard runs with the options narrowed to it, once its key is checked (shards/shard-route.ts).
+  const shard =
+    payload.shard === undefined
+      ? null
+      : await shardDelivery(services, resolved, { ...payload, shard: payload.shard });
+  if (shard && 'response' in shard) return shard.response;
   const run = (stop?: AbortSignal) =>
-    runCollector(
-      collector,
-      { ...payload, options: configured.options },
-      configured.timeoutSeconds,
-      runtime,
-      stop,
-    );
+    shard
+      ? shard.run(runtime, stop)
+      : runCollector(
+          collector,
+          { ...payload, options: configured.options },
+          configured.timeoutSeconds,
+          runtime,
+          stop,
+        );
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
