@@ -15,7 +15,9 @@ export const inseeContoursShards: ShardPlan<InseeContoursOptions> = {
     if (o.departements !== 'all') return [...o.departements];
     const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
     const base = o.base_url.replace(/\/+$/, '');
-    return (await getJson<{ code: string }[]>(upstream, `${base}/departements?fields=code`)).map((d) => d.code);
+    return (await getJson<{ code: string }[]>(upstream, `${base}/departements?fields=code`)).map(
+      (d) => d.code,
+    );
   },
 
   options(raw, shard) {
