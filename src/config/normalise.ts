@@ -1,6 +1,7 @@
 import { parseLocation } from '../store/location';
 import { normaliseIncomingAuth } from './incoming-auth';
 import type { RawConfig } from './schema';
+import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
 export type Complain = (path: string, message: string) => void;
@@ -60,6 +61,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       groupWaitSeconds,
       queue: c.queue ?? null,
       retry: retryPolicy(retry, c.retry, `${path}.retry`, complain),
+      scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });
 
@@ -155,6 +157,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
       tasks,
       useSecretManager: s.use_secret_manager ?? false,
+      backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
     },
     collectors,
   };

@@ -1,3 +1,5 @@
+import type { BackfillLimits, CollectorScheduling } from './scheduling';
+
 /** Closed sets as const tuples, each with its union type (see STYLE.md). */
 export const DISPATCH_MODES = ['http', 'tasks'] as const;
 export type DispatchMode = (typeof DISPATCH_MODES)[number];
@@ -58,6 +60,8 @@ export interface CollectorConfig {
   groupWaitSeconds: number;
   queue: string | null;
   retry: RetryPolicy;
+  /** Catch-up, overlap, jitter and pause policies (config/scheduling.ts). */
+  scheduling: CollectorScheduling;
 }
 
 export interface Config {
@@ -76,6 +80,7 @@ export interface Config {
     tasks: TasksConfig;
     /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
     useSecretManager: boolean;
+    backfill: BackfillLimits;
   };
   /** In config order: group members run in this order. */
   collectors: readonly CollectorConfig[];

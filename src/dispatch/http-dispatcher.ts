@@ -61,7 +61,7 @@ export class HttpDispatcher implements Dispatcher {
       lanes(targets).map((lane) =>
         limit(async () => {
           for (const target of lane) {
-            const outcome = await this.dispatchMember(target, options.signal, emit).catch((error: unknown) =>
+            const outcome = await this.gated(target, options, emit).catch((error: unknown) =>
               // Only a bug gets here; it still becomes this collector's outcome and nobody else's.
               this.outcome(
                 target,
@@ -81,6 +81,17 @@ export class HttpDispatcher implements Dispatcher {
       ),
     );
     return targets.map((t) => outcomes.get(t)!);
+  }
+
+  /** A target the `beforeDispatch` hook may settle without sending it. */
+  private async gated(
+    target: DispatchTarget,
+    options: DispatchOptions,
+    emit: ProgressListener,
+  ): Promise<CollectorOutcome> {
+    const held = options.beforeDispatch ? await options.beforeDispatch(target, options.signal) : null;
+    if (held) return this.outcome(target, held, this.deps.clock.now(), 0);
+    return this.dispatchMember(target, options.signal, emit);
   }
 
   /**
@@ -355,19 +366,19 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** One lane per group (its members in config order) and one per ungrouped collector. */
+/**
+ * One lane per group (its members in config order) and one per ungrouped collector (its runs one after
+ * another: a catch-up before the tick's own run, a backfill's times), unless a target names its own.
+ */
 export function lanes(targets: readonly DispatchTarget[]): DispatchTarget[][] {
   const byGroup = new Map<string, DispatchTarget[]>();
   const out: DispatchTarget[][] = [];
   for (const t of targets) {
-    if (!t.group) {
-      out.push([t]);
-      continue;
-    }
-    let lane = byGroup.get(t.group);
+    const key = t.group ? `group:${t.group}` : `lane:${t.lane ?? t.name}`;
+    let lane = byGroup.get(key);
     if (!lane) {
       lane = [];
-      byGroup.set(t.group, lane);
+      byGroup.set(key, lane);
       out.push(lane);
     }
     lane.push(t);

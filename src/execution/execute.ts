@@ -1,4 +1,4 @@
-import type { CollectorConfig, DispatchMode } from '../config/types';
+import type { DispatchMode } from '../config/types';
 import { HttpDispatcher } from '../dispatch/http-dispatcher';
 import type { CollectorOutcome, Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
 import { SchedulerError } from '../errors';
@@ -10,6 +10,16 @@ import { redactUrl } from '../util/url';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
 import { queueIdFor } from '../tasks/naming';
+import { dispatchGate } from '../schedule/gate';
+import {
+  admitRuns,
+  keyedRuns,
+  planRuns,
+  runIdFor,
+  settleRuns,
+  type AdmittedRun,
+  type RunPlan,
+} from '../schedule/runs';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
 
 export interface ExecutionResult {
@@ -25,13 +35,17 @@ export interface DryRunPlan {
   trigger: ExecutionReport['trigger'];
   collectors: Record<
     string,
-    {
-      url: string;
-      queue: string | null;
-      group: string | null;
-      timeout_seconds: number;
-      payload: DispatchTarget['payload'];
-    }
+    | {
+        url: string;
+        queue: string | null;
+        group: string | null;
+        timeout_seconds: number;
+        payload: DispatchTarget['payload'];
+        /** Not before the start plus this (jitter; a backfill task's spacing). */
+        delay_seconds?: number;
+        trigger?: { kind: string; scheduled_time: string };
+      }
+    | { skipped: true; reason: string | undefined; detail: string | null }
   >;
 }
 
@@ -50,11 +64,14 @@ export async function execute(
   const selection = selectCollectors(config, trigger, startMs);
   const mode = trigger.mode ?? config.scheduler.mode;
   const log = logger.child({ executionId });
+  // Pauses, catch-ups and backfill times: what runs, for which scheduled times (schedule/runs.ts).
+  const plan = await planRuns(services, trigger, selection, mode);
   await claimTick(services.stores.state, trigger, selection, executionId, startMs);
+  const admitted = await admitRuns(services, plan, executionId, { force: trigger.force, mode });
   log.info('execution started', {
     trigger: trigger.source,
     kind: selection.kind,
-    collectors: selection.collectors.map((c) => c.name),
+    collectors: admitted.runs.map((r) => r.collector.name),
     mode,
   });
 
@@ -69,14 +86,25 @@ export async function execute(
   );
   let outcomes: CollectorOutcome[];
   try {
-    const targets = await buildTargets(services, selection, executionId);
-    outcomes = await dispatcherFor(services, mode).dispatch(targets, {
-      signal: deadline.signal,
-      force: trigger.force,
-      ...(onProgress ? { onProgress } : {}),
-    });
+    try {
+      const targets = await buildTargets(services, admitted.runs);
+      outcomes = await dispatcherFor(services, mode).dispatch(targets, {
+        signal: deadline.signal,
+        force: trigger.force,
+        ...(onProgress ? { onProgress } : {}),
+        beforeDispatch: dispatchGate(
+          services,
+          new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
+          startMs,
+          deadlineMs,
+        ),
+      });
+    } finally {
+      deadline.clear();
+    }
+    outcomes = await settleRuns(services, admitted, outcomes, executionId, mode);
   } finally {
-    deadline.clear();
+    await admitted.done();
   }
 
   const report = buildReport({
@@ -84,7 +112,10 @@ export async function execute(
     startMs,
     endMs: clock.now(),
     mode,
-    trigger: triggerInfo(trigger, selection),
+    trigger: {
+      ...triggerInfo(trigger, selection),
+      ...(admitted.backfill ? { backfill: admitted.backfill } : {}),
+    },
     outcomes,
     // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
     warnings: outcomes.flatMap((o) =>
@@ -101,45 +132,67 @@ export async function planExecution(services: Services, trigger: Trigger): Promi
   const startMs = services.clock.now();
   const executionId = newExecutionId(startMs);
   const selection = selectCollectors(services.config, trigger, startMs);
-  const targets = await buildTargets(services, selection, executionId);
+  const mode = trigger.mode ?? services.config.scheduler.mode;
+  const plan: RunPlan = await planRuns(services, trigger, selection, mode);
+  const runs: AdmittedRun[] = plan.runs.map((r) => ({
+    ...r,
+    runId: runIdFor(executionId, r),
+    release: null,
+  }));
+  const targets = await buildTargets(services, runs);
+  const items = [
+    ...runs.map((run, i) => ({ run, target: targets[i]! as DispatchTarget | null, decided: null })),
+    ...plan.decided.map((d) => ({ run: d.run, target: null, decided: d.outcome })),
+  ];
   return {
     dry_run: true,
     execution_id: executionId,
-    mode: trigger.mode ?? services.config.scheduler.mode,
-    trigger: triggerInfo(trigger, selection),
+    mode,
+    trigger: { ...triggerInfo(trigger, selection), ...(plan.backfill ? { backfill: plan.backfill } : {}) },
     collectors: Object.fromEntries(
-      targets.map((t) => [
-        t.name,
-        {
-          // Shown to whoever asked for the plan: no credentials, no query values.
-          url: redactUrl(t.url),
-          queue: t.queue,
-          group: t.group,
-          timeout_seconds: t.timeoutMs / 1000,
-          payload: t.payload,
-        },
+      keyedRuns(services.config.collectors, items).map(({ key, run, target: t, decided }) => [
+        key,
+        t === null
+          ? { skipped: true as const, reason: decided?.reason, detail: decided?.error ?? null }
+          : {
+              // Shown to whoever asked for the plan: no credentials, no query values.
+              url: redactUrl(t.url),
+              queue: t.queue,
+              group: t.group,
+              timeout_seconds: t.timeoutMs / 1000,
+              payload: t.payload,
+              ...(run.delayMs > 0 ? { delay_seconds: run.delayMs / 1000 } : {}),
+              ...(run.kind === 'catchup' || run.kind === 'backfill'
+                ? { trigger: { kind: run.kind, scheduled_time: new Date(run.scheduledTimeMs).toISOString() } }
+                : {}),
+            },
       ]),
     ),
   };
 }
 
-async function buildTargets(
-  services: Services,
-  selection: Selection,
-  executionId: string,
-): Promise<DispatchTarget[]> {
-  const scheduledTime = new Date(selection.scheduledTimeMs).toISOString();
-  const needsEmbedded = selection.collectors.some((c) => c.url === null);
+async function buildTargets(services: Services, runs: readonly AdmittedRun[]): Promise<DispatchTarget[]> {
+  const needsEmbedded = runs.some((r) => r.collector.url === null);
   const embeddedBase = needsEmbedded ? await services.embedded.baseUrl() : null;
-  return selection.collectors.map((c: CollectorConfig) => ({
+  return runs.map(({ collector: c, ...run }) => ({
     name: c.name,
     url: c.url ?? `${embeddedBase}/collectors/${c.name}`,
-    payload: { executionId, collector: c.name, scheduledTime, attempt: 1 },
+    payload: {
+      executionId: run.runId,
+      collector: c.name,
+      scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
+      attempt: 1,
+      ...(run.overlap ? { overlap: run.overlap } : {}),
+    },
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
     group: c.group,
     groupWaitMs: c.groupWaitSeconds * 1000,
     queue: queueIdFor(services.config, c),
+    ...(run.delayMs > 0 ? { delayMs: run.delayMs } : {}),
+    ...(run.taskKey ? { taskKey: run.taskKey } : {}),
+    // allow_all: a backfill's runs side by side rather than one after another.
+    ...(run.overlap === 'allow_all' ? { lane: run.runId } : {}),
   }));
 }
 

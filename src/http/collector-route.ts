@@ -4,6 +4,8 @@ import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager 
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
+import { countQueuedRun, pauseOfCollector, skipPaused } from '../schedule/route-policies';
+import { underOverlapPolicy } from '../schedule/overlap';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -58,11 +60,21 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const runtime = collectorRuntime(services);
-  const run = () =>
-    runCollector(collector, { ...payload, options: configured.options }, configured.timeoutSeconds, runtime);
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
+  // A pause holds back deliveries already queued too; the overlap policy is checked as the run starts.
+  const paused = await pauseOfCollector(services, configured);
+  if (paused) return { status: 200, body: { run: (await skipPaused(runtime, payload, paused)).record } };
+  const run = () =>
+    underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>
+      runCollector(
+        collector,
+        { ...payload, options: configured.options },
+        configured.timeoutSeconds,
+        runtime,
+      ),
+    );
   const { record, httpStatus } = configured.group
     ? await underGroupLease(
         services,
@@ -74,6 +86,7 @@ export async function collectorRoute(
         run,
       )
     : await run();
+  if (queued) await countQueuedRun(services, configured, record);
   return { status: httpStatus, body: { run: record } };
 }
 

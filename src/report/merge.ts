@@ -30,7 +30,7 @@ export async function withRunRecords(
   const limit = pLimit(READ_CONCURRENCY);
   const records = await Promise.all(
     pending.map(([name, entry]) =>
-      limit(() => readRunRecord(state, ownerOf(report, entry), name).catch(() => null)),
+      limit(() => readRunRecord(state, ownerOf(report, entry), collectorOf(name, entry)).catch(() => null)),
     ),
   );
   const merged = new Map<string, CollectorReport>();
@@ -45,9 +45,21 @@ export async function withRunRecords(
   return { ...report, collectors, summary: summarise(collectors) };
 }
 
+/**
+ * The execution id a run recorded itself under: the owner of a duplicate's task, else the run's own id
+ * (`<execution>.<time>` for catch-up and backfill runs), else the report's.
+ */
 function ownerOf(report: ExecutionReport, entry: CollectorReport): string {
-  const owner = entry['duplicate_of'];
-  return typeof owner === 'string' && owner !== '' ? owner : report.execution_id;
+  for (const field of ['duplicate_of', 'run_id']) {
+    const owner = entry[field];
+    if (typeof owner === 'string' && owner !== '') return owner;
+  }
+  return report.execution_id;
+}
+
+/** The collector of an entry keyed `name@<scheduled time>` (a collector with several runs). */
+function collectorOf(key: string, entry: CollectorReport): string {
+  return typeof entry['collector'] === 'string' ? entry['collector'] : key;
 }
 
 /** A `running` record this long past its expiry is taken for a run whose instance stopped. */

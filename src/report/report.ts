@@ -1,6 +1,7 @@
 import type { DispatchMode } from '../config/types';
 import type { CollectorOutcome, CollectorStatus } from '../dispatch/types';
 import type { TriggerKind, TriggerSource } from '../execution/trigger';
+import type { BackfillInfo } from '../schedule/backfill';
 import { isoTime, secondsBetween } from '../util/clock';
 import { redact } from '../util/secrets';
 
@@ -46,6 +47,8 @@ export interface ExecutionReport {
     scheduled_time: string;
     job_name: string | null;
     forced: boolean;
+    /** A backfill's collector, range and progress. */
+    backfill?: BackfillInfo;
   };
   mode: DispatchMode;
   warnings: string[];

@@ -10,8 +10,8 @@ export interface Schedule {
   isDueAt(atMs: number): boolean;
   /** The first firing strictly after `afterMs`, or null if it never fires again. */
   nextAfter(afterMs: number): number | null;
-  /** Firings in [fromMs, toMs). */
-  runsBetween(fromMs: number, toMs: number): number[];
+  /** Firings in [fromMs, toMs), at most `limit` of them (the first ones). */
+  runsBetween(fromMs: number, toMs: number, limit?: number): number[];
 }
 
 /** Why a cron expression was refused, phrased for a config error. */
@@ -51,9 +51,10 @@ export function compileSchedule(expression: string, timezone: string): Schedule 
       return nextAfter(minute - 1) === minute;
     },
     nextAfter,
-    runsBetween(fromMs, toMs) {
+    runsBetween(fromMs, toMs, limit = Infinity) {
       const runs: number[] = [];
-      for (let t = nextAfter(fromMs - 1); t !== null && t < toMs; t = nextAfter(t)) runs.push(t);
+      for (let t = nextAfter(fromMs - 1); t !== null && t < toMs && runs.length < limit; t = nextAfter(t))
+        runs.push(t);
       return runs;
     },
   };

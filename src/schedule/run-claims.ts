@@ -1,0 +1,102 @@
+import { compactTime } from '../runtime/output';
+import { isPreconditionFailed, putJson, readJson, type ObjectStore } from '../store/types';
+
+/**
+ * The state a scheduled run leaves behind, so that every instance agrees on what ran:
+ *
+ * - a claim per (collector, scheduled time), `<state>/schedule/claims/<collector>/<time>.json`, created
+ *   only if absent before the run is dispatched: of two instances (two ticks, a tick and a catch-up) the
+ *   one that creates it runs that time, the other does not. A claim whose run never reached the
+ *   collector is given back, so a later tick can catch the time up.
+ * - a watermark per collector, `<state>/schedule/watermarks/<collector>.json`: the latest scheduled time
+ *   it ran for (or was deliberately skipped for: paused, still running). It only moves forward, and
+ *   bounds how far back a catch-up looks.
+ *
+ * Like tick markers, claims are one small object per run: a lifecycle rule deleting
+ * `state/schedule/claims/` after 30 days keeps the bucket tidy.
+ */
+export interface RunClaim {
+  collector: string;
+  scheduledTime: string;
+  executionId: string;
+  /** tick or catchup. */
+  kind: string;
+  claimedAt: string;
+}
+
+export interface Watermark {
+  collector: string;
+  scheduledTime: string;
+  executionId: string;
+  updatedAt: string;
+}
+
+export function claimKey(collector: string, scheduledTimeMs: number): string {
+  return `schedule/claims/${collector}/${compactTime(new Date(scheduledTimeMs))}.json`;
+}
+
+function watermarkKey(collector: string): string {
+  return `schedule/watermarks/${collector}.json`;
+}
+
+export type ClaimResult =
+  { claimed: true; release(): Promise<void> } | { claimed: false; holder: RunClaim | null };
+
+/** Claims one scheduled run; `claimed: false` names the execution that claimed it first. */
+export async function claimRun(state: ObjectStore, claim: RunClaim): Promise<ClaimResult> {
+  const key = claimKey(claim.collector, Date.parse(claim.scheduledTime));
+  try {
+    const written = await putJson(state, key, claim, { ifGenerationMatch: 0 });
+    return {
+      claimed: true,
+      release: async () => {
+        await state.delete(key, { ifGenerationMatch: written.generation }).catch((error: unknown) => {
+          if (!isPreconditionFailed(error)) throw error;
+        });
+      },
+    };
+  } catch (error) {
+    if (!isPreconditionFailed(error)) throw error;
+  }
+  const holder = await readJson<RunClaim>(state, key).catch(() => null);
+  return { claimed: false, holder: holder?.value ?? null };
+}
+
+/** Whether a scheduled time of a collector was claimed (ran, or is running). */
+export async function isClaimed(
+  state: ObjectStore,
+  collector: string,
+  scheduledTimeMs: number,
+): Promise<boolean> {
+  return (await state.get(claimKey(collector, scheduledTimeMs))) !== null;
+}
+
+export async function readWatermark(state: ObjectStore, collector: string): Promise<number | null> {
+  const found = await readJson<Watermark>(state, watermarkKey(collector));
+  return found ? Date.parse(found.value.scheduledTime) : null;
+}
+
+/** Moves a collector's watermark forward to `scheduledTimeMs` (never back), by compare-and-swap. */
+export async function advanceWatermark(
+  state: ObjectStore,
+  mark: { collector: string; scheduledTimeMs: number; executionId: string; nowMs: number },
+): Promise<void> {
+  for (let tries = 0; tries < 5; tries++) {
+    const current = await readJson<Watermark>(state, watermarkKey(mark.collector));
+    if (current && Date.parse(current.value.scheduledTime) >= mark.scheduledTimeMs) return;
+    const next: Watermark = {
+      collector: mark.collector,
+      scheduledTime: new Date(mark.scheduledTimeMs).toISOString(),
+      executionId: mark.executionId,
+      updatedAt: new Date(mark.nowMs).toISOString(),
+    };
+    try {
+      await putJson(state, watermarkKey(mark.collector), next, {
+        ifGenerationMatch: current?.generation ?? 0,
+      });
+      return;
+    } catch (error) {
+      if (!isPreconditionFailed(error)) throw error;
+    }
+  }
+}

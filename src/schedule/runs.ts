@@ -1,0 +1,370 @@
+import type { BackfillOverlapPolicy } from '../config/scheduling';
+import type { CollectorConfig, DispatchMode } from '../config/types';
+import type { CollectorOutcome } from '../dispatch/types';
+import type { Selection, Trigger } from '../execution/trigger';
+import { compactTime } from '../runtime/output';
+import type { Services } from '../services';
+import { admitBackfill, planBackfillRuns, settleBackfill, type BackfillInfo } from './backfill';
+import { missedTimes } from './catchup';
+import { compileSchedule } from './cron';
+import { countRunForPause } from './failure-pause';
+import { jitterDelays } from './jitter';
+import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
+import { advanceWatermark, claimRun, isClaimed, readWatermark } from './run-claims';
+
+/**
+ * The runs of one execution, between selection and dispatch: which (collector, scheduled time) pairs
+ * run, which are held back (paused, claimed by another instance, a backfill's times already done), and
+ * what they leave in the state store once dispatched (claims, watermarks, failure streaks, backfill
+ * progress). execute.ts calls the three steps in order: planRuns (reads only) → admitRuns (after the
+ * tick claim: creates the run claims) → settleRuns (after dispatch).
+ */
+
+/** What a run is for: the execution's own trigger, a missed time made up, or a backfilled time. */
+export const RUN_KINDS = ['tick', 'explicit', 'manual', 'catchup', 'backfill'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+export interface PlannedRun {
+  collector: CollectorConfig;
+  scheduledTimeMs: number;
+  kind: RunKind;
+  /** Not before the execution's start plus this (jitter; a backfill task's spacing). */
+  delayMs: number;
+  /** The part of `delayMs` that is jitter, for the report. */
+  jitterMs: number;
+  /** A backfill's own overlap policy, which travels in the payload. */
+  overlap?: BackfillOverlapPolicy;
+  /** Mixed into the Cloud Task's name, so a backfill's tasks never collide with the ticks' ones. */
+  taskKey?: string;
+}
+
+/** A run decided without dispatch, with how it ends. */
+export interface DecidedRun {
+  run: PlannedRun;
+  outcome: CollectorOutcome;
+}
+
+export interface RunPlan {
+  runs: PlannedRun[];
+  decided: DecidedRun[];
+  backfill: BackfillInfo | null;
+}
+
+export interface AdmittedRun extends PlannedRun {
+  /** The payload's executionId: the execution's own, or `<execution>.<time>` for catch-up and backfill. */
+  runId: string;
+  release: (() => Promise<void>) | null;
+}
+
+export interface AdmittedRuns {
+  runs: AdmittedRun[];
+  decided: DecidedRun[];
+  backfill: BackfillInfo | null;
+  /** Gives back what the execution holds (a backfill's lease); always called. */
+  done(): Promise<void>;
+}
+
+type Deps = Pick<Services, 'config' | 'clock' | 'random' | 'stores' | 'leases' | 'logger'>;
+
+/** Step 1: the runs a selection asks for, held back where paused, plus the missed times to catch up. */
+export async function planRuns(
+  services: Deps,
+  trigger: Trigger,
+  selection: Selection,
+  mode: DispatchMode,
+): Promise<RunPlan> {
+  const { config, clock } = services;
+  const pauses = await new PauseStore(services.stores.state, () => clock.now()).list();
+  if (selection.kind === 'backfill' && trigger.backfill) {
+    return planBackfillRuns(services, trigger.backfill, pauses, mode);
+  }
+  const runs: PlannedRun[] = [];
+  const decided: DecidedRun[] = [];
+  for (const collector of selection.collectors) {
+    const run = planned(collector, selection.scheduledTimeMs, selection.kind);
+    const pause = pauseFor(pauses, collector);
+    if (pause) decided.push(paused(run, pause));
+    else runs.push(run);
+  }
+  if (selection.kind === 'tick') runs.push(...(await catchups(services, selection.scheduledTimeMs, pauses)));
+  const delays = jitterDelays(
+    runs.map((r) => r.collector),
+    services.random,
+    config.scheduler.deadlineSeconds * 1000,
+  );
+  runs.forEach((r, i) => {
+    r.delayMs = r.jitterMs = delays[i]!;
+  });
+  return { runs: inOrder(config.collectors, runs), decided, backfill: null };
+}
+
+/** Step 2, after the tick claim: each tick and catch-up run claims its (collector, time) once for all. */
+export async function admitRuns(
+  services: Deps,
+  plan: RunPlan,
+  executionId: string,
+  { force, mode }: { force: boolean; mode: DispatchMode },
+): Promise<AdmittedRuns> {
+  if (plan.backfill) return admitBackfill(services, plan, executionId, mode);
+  const nowMs = services.clock.now();
+  const decided = [...plan.decided];
+  const results = await Promise.all(
+    plan.runs.map(async (run): Promise<AdmittedRun | null> => {
+      const runId = runIdFor(executionId, run);
+      const claims = run.kind === 'catchup' || (run.kind === 'tick' && !force);
+      if (!claims) return { ...run, runId, release: null };
+      const result = await claimRun(services.stores.state, {
+        collector: run.collector.name,
+        scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
+        executionId,
+        kind: run.kind,
+        claimedAt: new Date(nowMs).toISOString(),
+      });
+      if (result.claimed) return { ...run, runId, release: result.release };
+      // Another instance made this time up already: nothing to say. A tick's own run is reported.
+      if (run.kind === 'tick') {
+        const by = result.holder?.executionId ?? 'unknown';
+        decided.push({
+          run,
+          outcome: skipped(run.collector, 'already_claimed', {
+            error: `${run.collector.name} already ran for ${new Date(run.scheduledTimeMs).toISOString()} (execution ${by}, ${result.holder?.kind ?? 'a tick'}); not run twice`,
+            extra: { claimed_by: by },
+          }),
+        });
+      }
+      return null;
+    }),
+  );
+  return {
+    runs: results.filter((r): r is AdmittedRun => r !== null),
+    decided,
+    backfill: null,
+    done: async () => undefined,
+  };
+}
+
+/**
+ * Step 3, after dispatch (`outcomes` in the order of `admitted.runs`): gives back the claims of runs
+ * that never reached their collector (so a later tick catches them up), moves watermarks, counts
+ * failures for `pause_after_failures` (HTTP mode: the outcome is final here), records a backfill's
+ * progress, and returns every run's outcome keyed for the report: the collector's name, or
+ * `name@<scheduled time>` when it ran more than once in this execution.
+ */
+export async function settleRuns(
+  services: Deps,
+  admitted: AdmittedRuns,
+  outcomes: readonly CollectorOutcome[],
+  executionId: string,
+  mode: DispatchMode,
+): Promise<CollectorOutcome[]> {
+  const { clock, logger } = services;
+  const released = new Set<AdmittedRun>();
+  await Promise.all(
+    admitted.runs.map(async (run, i) => {
+      if (!run.release || !neverStarted(outcomes[i]!)) return;
+      released.add(run);
+      await run
+        .release()
+        .catch((error: unknown) =>
+          logger.warn(`claim of ${run.collector.name} not given back: ${(error as Error).message}`),
+        );
+    }),
+  );
+  await moveWatermarks(services, admitted, released, executionId);
+  if (mode === 'http') {
+    await Promise.all(
+      admitted.runs.map((run, i) => {
+        const o = outcomes[i]!;
+        if (o.status !== 'success' && o.status !== 'failed') return undefined;
+        return countRunForPause(services, run.collector, {
+          runId: run.runId,
+          failed: o.status === 'failed',
+          error: o.error,
+        }).catch((error: unknown) =>
+          logger.warn(`failure count of ${run.collector.name} not updated: ${(error as Error).message}`),
+        );
+      }),
+    );
+  }
+  if (admitted.backfill) await settleBackfill(services, admitted, outcomes, executionId, clock.now());
+  const all: DecidedRun[] = [
+    ...admitted.decided,
+    ...admitted.runs.map((run, i) => ({ run: run as PlannedRun, outcome: withRunFields(run, outcomes[i]!) })),
+  ];
+  return keyed(services.config.collectors, all);
+}
+
+/** The payload's execution id of a run: its own for catch-up and backfill, whose runs it also holds. */
+export function runIdFor(executionId: string, run: Pick<PlannedRun, 'kind' | 'scheduledTimeMs'>): string {
+  return run.kind === 'catchup' || run.kind === 'backfill'
+    ? `${executionId}.${compactTime(new Date(run.scheduledTimeMs))}`
+    : executionId;
+}
+
+export function planned(collector: CollectorConfig, scheduledTimeMs: number, kind: RunKind): PlannedRun {
+  return { collector, scheduledTimeMs, kind, delayMs: 0, jitterMs: 0 };
+}
+
+export function skipped(
+  collector: CollectorConfig,
+  reason: string,
+  details: { error: string; extra?: Record<string, unknown> },
+): CollectorOutcome {
+  return {
+    name: collector.name,
+    status: 'skipped',
+    httpStatus: null,
+    error: details.error,
+    errorType: null,
+    startMs: null,
+    endMs: null,
+    attempts: 0,
+    result: null,
+    reason,
+    ...(details.extra ? { extra: details.extra } : {}),
+  };
+}
+
+function paused(run: PlannedRun, pause: PauseRecord): DecidedRun {
+  return {
+    run,
+    outcome: skipped(run.collector, 'paused', { error: describePause(pause), extra: { pause } }),
+  };
+}
+
+/** Missed scheduled times of every enabled, unpaused collector, not yet claimed by anyone. */
+async function catchups(
+  services: Deps,
+  tickMs: number,
+  pauses: readonly PauseRecord[],
+): Promise<PlannedRun[]> {
+  const { config } = services;
+  const state = services.stores.state;
+  const candidates = config.collectors.filter(
+    (c) =>
+      c.enabled &&
+      c.schedule !== null &&
+      c.scheduling.catchupWindowSeconds !== 0 &&
+      pauseFor(pauses, c) === null,
+  );
+  const perCollector = await Promise.all(
+    candidates.map(async (c) => {
+      const watermark = await readWatermark(state, c.name);
+      const times = missedTimes(
+        compileSchedule(c.schedule!, config.timezone),
+        tickMs,
+        watermark,
+        c.scheduling.catchupWindowSeconds,
+      );
+      const open = await Promise.all(
+        times.map(async (t) => ((await isClaimed(state, c.name, t)) ? null : t)),
+      );
+      return open.filter((t): t is number => t !== null).map((t) => planned(c, t, 'catchup'));
+    }),
+  );
+  return perCollector.flat();
+}
+
+/**
+ * Watermarks move to the latest tick or catch-up time each collector ran for (or was paused at), but
+ * never past a time whose claim was given back: that one is still to be caught up.
+ */
+async function moveWatermarks(
+  services: Deps,
+  admitted: AdmittedRuns,
+  released: ReadonlySet<AdmittedRun>,
+  executionId: string,
+): Promise<void> {
+  const marks = new Map<string, { latest: number; cap: number }>();
+  const note = (name: string, timeMs: number, given: boolean) => {
+    const m = marks.get(name) ?? { latest: -Infinity, cap: Infinity };
+    if (given) m.cap = Math.min(m.cap, timeMs - 1);
+    else m.latest = Math.max(m.latest, timeMs);
+    marks.set(name, m);
+  };
+  for (const run of admitted.runs)
+    if (run.kind === 'tick' || run.kind === 'catchup')
+      note(run.collector.name, run.scheduledTimeMs, released.has(run));
+  for (const d of admitted.decided)
+    if (d.run.kind === 'tick' && d.outcome.reason === 'paused')
+      note(d.run.collector.name, d.run.scheduledTimeMs, false);
+  await Promise.all(
+    [...marks].map(([collector, m]) => {
+      const to = Math.min(m.latest, m.cap);
+      if (!Number.isFinite(to)) return undefined;
+      return advanceWatermark(services.stores.state, {
+        collector,
+        scheduledTimeMs: to,
+        executionId,
+        nowMs: services.clock.now(),
+      }).catch((error: unknown) =>
+        services.logger.warn(`watermark of ${collector} not moved: ${(error as Error).message}`),
+      );
+    }),
+  );
+}
+
+/** Nothing reached the collector: not sent (deadline, auth), or the Cloud Task was not created. */
+export function neverStarted(o: CollectorOutcome): boolean {
+  return o.status === 'failed' && o.attempts === 0 && o.startMs === null;
+}
+
+function withRunFields(run: AdmittedRun, o: CollectorOutcome): CollectorOutcome {
+  const extra: Record<string, unknown> = { ...o.extra };
+  if (run.kind === 'catchup' || run.kind === 'backfill') {
+    extra['trigger'] = { kind: run.kind, scheduled_time: new Date(run.scheduledTimeMs).toISOString() };
+    extra['run_id'] = run.runId;
+  }
+  if (run.jitterMs > 0) extra['jitter_seconds'] = run.jitterMs / 1000;
+  return { ...o, extra };
+}
+
+/**
+ * Report keys, in report order (config order, then scheduled time): a collector's name, or
+ * `name@<scheduled time>` for each of its runs when it has several in one execution.
+ */
+export function keyedRuns<T extends { run: PlannedRun }>(
+  collectors: readonly CollectorConfig[],
+  items: readonly T[],
+): (T & { key: string })[] {
+  const position = new Map(collectors.map((c, i) => [c.name, i]));
+  const counts = new Map<string, number>();
+  for (const { run } of items) counts.set(run.collector.name, (counts.get(run.collector.name) ?? 0) + 1);
+  return [...items]
+    .sort(
+      (a, b) =>
+        position.get(a.run.collector.name)! - position.get(b.run.collector.name)! ||
+        a.run.scheduledTimeMs - b.run.scheduledTimeMs,
+    )
+    .map((item) => {
+      const name = item.run.collector.name;
+      const key =
+        counts.get(name)! === 1 ? name : `${name}@${new Date(item.run.scheduledTimeMs).toISOString()}`;
+      return { ...item, key };
+    });
+}
+
+function keyed(collectors: readonly CollectorConfig[], all: DecidedRun[]): CollectorOutcome[] {
+  return keyedRuns(collectors, all).map(({ run, outcome, key }) =>
+    key === run.collector.name
+      ? outcome
+      : {
+          ...outcome,
+          name: key,
+          extra: {
+            collector: run.collector.name,
+            scheduled_time: new Date(run.scheduledTimeMs).toISOString(),
+            ...outcome.extra,
+          },
+        },
+  );
+}
+
+function inOrder(collectors: readonly CollectorConfig[], runs: PlannedRun[]): PlannedRun[] {
+  const position = new Map(collectors.map((c, i) => [c.name, i]));
+  return [...runs].sort(
+    (a, b) =>
+      position.get(a.collector.name)! - position.get(b.collector.name)! ||
+      a.scheduledTimeMs - b.scheduledTimeMs,
+  );
+}
