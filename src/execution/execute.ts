@@ -45,7 +45,7 @@ export interface DryRunPlan {
         delay_seconds?: number;
         trigger?: { kind: string; scheduled_time: string };
       }
-    | { skipped: true; reason: string | undefined; detail: string | null }
+    | { skipped: true; scheduled_time: string; reason: string | undefined; detail: string | null }
   >;
 }
 
@@ -153,7 +153,12 @@ export async function planExecution(services: Services, trigger: Trigger): Promi
       keyedRuns(services.config.collectors, items).map(({ key, run, target: t, decided }) => [
         key,
         t === null
-          ? { skipped: true as const, reason: decided?.reason, detail: decided?.error ?? null }
+          ? {
+              skipped: true as const,
+              scheduled_time: new Date(run.scheduledTimeMs).toISOString(),
+              reason: decided?.reason,
+              detail: decided?.error ?? null,
+            }
           : {
               // Shown to whoever asked for the plan: no credentials, no query values.
               url: redactUrl(t.url),

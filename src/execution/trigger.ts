@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { closest } from '../config/suggest';
 import { DISPATCH_MODES, type CollectorConfig, type Config, type DispatchMode } from '../config/types';
 import { RequestError } from '../errors';
-import type { BackfillAsk } from '../schedule/backfill';
+import type { BackfillAsk } from '../schedule/run-plan';
 import { compileSchedule } from '../schedule/cron';
 import { describeIssue, problemText } from '../util/issues';
 

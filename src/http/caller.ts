@@ -18,9 +18,14 @@ export async function checkCaller(
   request: AppRequest,
   logger: Logger,
   extraAudiences: readonly string[] = [],
+  /** Told who the allowed caller is (a pause records it). */
+  onAllowed?: (caller: string) => void,
 ): Promise<AppResponse | null> {
   const verdict = await check.check({ authorization: header(request, 'authorization'), extraAudiences });
-  if (verdict.allowed) return null;
+  if (verdict.allowed) {
+    onAllowed?.(verdict.caller);
+    return null;
+  }
   const fields = {
     route: `${request.method} ${request.path}`,
     reason: verdict.reason,

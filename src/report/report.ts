@@ -1,7 +1,7 @@
 import type { DispatchMode } from '../config/types';
 import type { CollectorOutcome, CollectorStatus } from '../dispatch/types';
 import type { TriggerKind, TriggerSource } from '../execution/trigger';
-import type { BackfillInfo } from '../schedule/backfill';
+import type { BackfillInfo } from '../schedule/run-plan';
 import { isoTime, secondsBetween } from '../util/clock';
 import { redact } from '../util/secrets';
 

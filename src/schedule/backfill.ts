@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { BackfillOverlapPolicy } from '../config/scheduling';
 import type { CollectorConfig, Config, DispatchMode } from '../config/types';
 import type { CollectorOutcome } from '../dispatch/types';
 import { RequestError, SchedulerError } from '../errors';
@@ -16,8 +15,10 @@ import {
   type AdmittedRuns,
   type DecidedRun,
   type PlannedRun,
+  type BackfillAsk,
+  type BackfillInfo,
   type RunPlan,
-} from './runs';
+} from './run-plan';
 
 /**
  * Backfill: a collector run once per scheduled time of its cron in a past range, each run with its own
@@ -31,27 +32,7 @@ import {
  * `buffer_all`, `scheduler.backfill.spacing_seconds` for `allow_all`), named from (collector, time,
  * backfill) so that Cloud Tasks refuses a repeat by itself too.
  */
-export interface BackfillAsk {
-  collector: string;
-  fromMs: number;
-  toMs: number;
-  overlap: BackfillOverlapPolicy;
-}
-
-/** What the report says about the backfill (under `trigger.backfill`). */
-export interface BackfillInfo {
-  id: string;
-  collector: string;
-  from: string;
-  to: string;
-  overlap: BackfillOverlapPolicy;
-  /** Scheduled times in the range. */
-  times: number;
-  /** Done before this call. */
-  done_before: number;
-  /** Still to run after this call (a next call of the same backfill resumes them). */
-  remaining: number;
-}
+export type { BackfillAsk, BackfillInfo } from './run-plan';
 
 interface Progress {
   id: string;

@@ -2,7 +2,7 @@ import type { CollectorOutcome, DispatchOptions, DispatchTarget } from '../dispa
 import { errorMessage } from '../errors';
 import type { Services } from '../services';
 import { allowsOverlap, leaveBufferSlot, runLeaseName, stillRunning, takeBufferSlot } from './overlap';
-import type { AdmittedRun } from './runs';
+import type { AdmittedRun } from './run-plan';
 
 /**
  * The longest wait between two looks at a running collector's lease, for `buffer_one` and `buffer_all`.

@@ -154,8 +154,8 @@ export function pauseFor(
   );
 }
 
-/** One line for reports and skips: `paused by alice at ... until ...: the reason`. */
-export function describePause(p: PauseRecord): string {
-  const through = p.target.startsWith(GROUP_PREFIX) ? ` (${p.target})` : '';
+/** One line for reports and skips: `paused (group:G) by alice at ... until ...: the reason`. */
+export function describePause(p: PauseRecord, { showGroup = true } = {}): string {
+  const through = showGroup && p.target.startsWith(GROUP_PREFIX) ? ` (${p.target})` : '';
   return `paused${through} by ${p.by} at ${p.at}${p.until ? ` until ${p.until}` : ''}: ${p.reason}`;
 }

@@ -1,16 +1,27 @@
-import type { BackfillOverlapPolicy } from '../config/scheduling';
 import type { CollectorConfig, DispatchMode } from '../config/types';
 import type { CollectorOutcome } from '../dispatch/types';
 import type { Selection, Trigger } from '../execution/trigger';
-import { compactTime } from '../runtime/output';
 import type { Services } from '../services';
-import { admitBackfill, planBackfillRuns, settleBackfill, type BackfillInfo } from './backfill';
+import { admitBackfill, planBackfillRuns, settleBackfill } from './backfill';
+import {
+  neverStarted,
+  planned,
+  runIdFor,
+  skipped,
+  type AdmittedRun,
+  type AdmittedRuns,
+  type DecidedRun,
+  type PlannedRun,
+  type RunPlan,
+} from './run-plan';
 import { missedTimes } from './catchup';
 import { compileSchedule } from './cron';
 import { countRunForPause } from './failure-pause';
 import { jitterDelays } from './jitter';
 import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
 import { advanceWatermark, claimRun, isClaimed, readWatermark } from './run-claims';
+
+export { runIdFor, type AdmittedRun, type PlannedRun, type RunKind, type RunPlan } from './run-plan';
 
 /**
  * The runs of one execution, between selection and dispatch: which (collector, scheduled time) pairs
@@ -19,50 +30,6 @@ import { advanceWatermark, claimRun, isClaimed, readWatermark } from './run-clai
  * progress). execute.ts calls the three steps in order: planRuns (reads only) → admitRuns (after the
  * tick claim: creates the run claims) → settleRuns (after dispatch).
  */
-
-/** What a run is for: the execution's own trigger, a missed time made up, or a backfilled time. */
-export const RUN_KINDS = ['tick', 'explicit', 'manual', 'catchup', 'backfill'] as const;
-export type RunKind = (typeof RUN_KINDS)[number];
-
-export interface PlannedRun {
-  collector: CollectorConfig;
-  scheduledTimeMs: number;
-  kind: RunKind;
-  /** Not before the execution's start plus this (jitter; a backfill task's spacing). */
-  delayMs: number;
-  /** The part of `delayMs` that is jitter, for the report. */
-  jitterMs: number;
-  /** A backfill's own overlap policy, which travels in the payload. */
-  overlap?: BackfillOverlapPolicy;
-  /** Mixed into the Cloud Task's name, so a backfill's tasks never collide with the ticks' ones. */
-  taskKey?: string;
-}
-
-/** A run decided without dispatch, with how it ends. */
-export interface DecidedRun {
-  run: PlannedRun;
-  outcome: CollectorOutcome;
-}
-
-export interface RunPlan {
-  runs: PlannedRun[];
-  decided: DecidedRun[];
-  backfill: BackfillInfo | null;
-}
-
-export interface AdmittedRun extends PlannedRun {
-  /** The payload's executionId: the execution's own, or `<execution>.<time>` for catch-up and backfill. */
-  runId: string;
-  release: (() => Promise<void>) | null;
-}
-
-export interface AdmittedRuns {
-  runs: AdmittedRun[];
-  decided: DecidedRun[];
-  backfill: BackfillInfo | null;
-  /** Gives back what the execution holds (a backfill's lease); always called. */
-  done(): Promise<void>;
-}
 
 type Deps = Pick<Services, 'config' | 'clock' | 'random' | 'stores' | 'leases' | 'logger'>;
 
@@ -194,37 +161,6 @@ export async function settleRuns(
   return keyed(services.config.collectors, all);
 }
 
-/** The payload's execution id of a run: its own for catch-up and backfill, whose runs it also holds. */
-export function runIdFor(executionId: string, run: Pick<PlannedRun, 'kind' | 'scheduledTimeMs'>): string {
-  return run.kind === 'catchup' || run.kind === 'backfill'
-    ? `${executionId}.${compactTime(new Date(run.scheduledTimeMs))}`
-    : executionId;
-}
-
-export function planned(collector: CollectorConfig, scheduledTimeMs: number, kind: RunKind): PlannedRun {
-  return { collector, scheduledTimeMs, kind, delayMs: 0, jitterMs: 0 };
-}
-
-export function skipped(
-  collector: CollectorConfig,
-  reason: string,
-  details: { error: string; extra?: Record<string, unknown> },
-): CollectorOutcome {
-  return {
-    name: collector.name,
-    status: 'skipped',
-    httpStatus: null,
-    error: details.error,
-    errorType: null,
-    startMs: null,
-    endMs: null,
-    attempts: 0,
-    result: null,
-    reason,
-    ...(details.extra ? { extra: details.extra } : {}),
-  };
-}
-
 function paused(run: PlannedRun, pause: PauseRecord): DecidedRun {
   return {
     run,
@@ -302,11 +238,6 @@ async function moveWatermarks(
       );
     }),
   );
-}
-
-/** Nothing reached the collector: not sent (deadline, auth), or the Cloud Task was not created. */
-export function neverStarted(o: CollectorOutcome): boolean {
-  return o.status === 'failed' && o.attempts === 0 && o.startMs === null;
 }
 
 function withRunFields(run: AdmittedRun, o: CollectorOutcome): CollectorOutcome {
