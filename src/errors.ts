@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   COLLECTOR_RESPONSE_INVALID: 'a collector answered something that is not a valid response',
   UPSTREAM_HTTP: 'an upstream API answered an error status',
   UPSTREAM_INVALID: 'an upstream API answered something unexpected',
+  UPSTREAM_UNREACHABLE: 'an upstream API could not be reached (name, connection, TLS)',
   STORE_URI_INVALID: 'a storage location is not a valid path or gs:// URI',
   STORE_KEY_INVALID: 'an object key is not valid',
   STORE_NOT_FOUND: 'an object or bucket does not exist',
@@ -32,10 +33,12 @@ export const ERROR_CODES = {
   SECRET_FORBIDDEN: 'the credentials may not read that secret',
   TASKS_FAILED: 'a Cloud Task could not be created',
   LEASE_BUSY: 'a lease is held by someone else',
+  LEASE_LOST: 'a lease could not be renewed before it expired; its holder stopped',
   TOKEN_LOGIN_FAILED: 'logging in to an account failed (here or in the job that was logging in)',
   TOKEN_REFUSED: 'an upstream refused a token or signature the account should accept',
   DUPLICATE_TRIGGER: 'this tick was already triggered',
   BACKFILL_BUSY: 'another call is running this backfill',
+  CANCELLED: 'a signal (SIGINT, SIGTERM) stopped the execution',
   INTERNAL: 'a bug: an error nobody expected',
 } as const;
 

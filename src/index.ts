@@ -1,6 +1,8 @@
 import * as ff from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { passJsonParseErrorsThrough } from './http/json-parse-errors';
+import { answerRoutingErrorsAsJson } from './http/routing-errors';
+import { instanceShutdown } from './http/shutdown';
 
 /**
  * The Cloud Function entry point (target `scheduler`). Importing this module loads only
@@ -8,6 +10,7 @@ import { passJsonParseErrorsThrough } from './http/json-parse-errors';
  * them, so a cold start answers `GET /healthz` at once.
  */
 passJsonParseErrorsThrough();
+answerRoutingErrorsAsJson();
 
 let handler: ((req: Request, res: Response) => Promise<void>) | null = null;
 
@@ -16,8 +19,17 @@ ff.http('scheduler', async (req: Request, res: Response) => {
     res.status(200).json({ status: 'ok' });
     return;
   }
+  // functions-framework's server registers its SIGTERM listener once listening, before any request.
+  if (servedByFunctionsFramework()) instanceShutdown.install();
   handler ??= (
     require('./http/function-handler') as typeof import('./http/function-handler')
   ).createFunctionHandler();
-  await handler(req, res);
+  const answered = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  await instanceShutdown.track(Promise.all([handler(req, res), answered]));
 });
+
+/** Under functions-framework's own server (Cloud Functions, Cloud Run, `npm start`), not a test's. */
+function servedByFunctionsFramework(): boolean {
+  const main = require.main?.filename ?? '';
+  return /functions-framework[\\/]build[\\/]src[\\/]main\.js$/.test(main);
+}

@@ -45,6 +45,8 @@ export interface Services {
   /** Who may call the function's routes (scheduler.incoming_auth). */
   callers: CallerCheck;
   embedded: EmbeddedCollectors;
+  /** Aborted with a CancelledError when a signal stops the process (the CLI's Ctrl-C, Cloud Run's SIGTERM). */
+  shutdown: AbortSignal;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,10 @@ export interface ServiceOptions {
   secrets?: SecretSource;
   /** Lease polling: the longest wait between two looks at a busy lease (default 2 s). */
   leaseMaxPollMs?: number;
+  /** The life of a group lease between renewals (default DEFAULT_LEASE_TTL_MS, 60 s). */
+  leaseTtlMs?: number;
+  /** See Services.shutdown; by default nothing stops the process early. */
+  shutdown?: AbortSignal;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -78,7 +84,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const upstreamAuth =
     options.auth ??
     createHeaderProvider(config.scheduler.auth, { env, secrets, clock: options.clock ?? systemClock });
-  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs);
+  const leases = new LeaseManager(state, clock, logger, random, options.leaseMaxPollMs, options.leaseTtlMs);
   const callers = createCallerCheck(config, {
     env,
     secrets,
@@ -106,6 +112,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     embedded: new EmbeddedCollectors((embeddedCallers) =>
       createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
     ),
+    shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {
       services.transport.close();
       await services.embedded.close();
@@ -153,5 +160,6 @@ export function collectorRuntime(services: Services): CollectorRuntime {
     env: services.env,
     secrets: services.secrets,
     tokens: services.tokens,
+    shutdown: services.shutdown,
   };
 }

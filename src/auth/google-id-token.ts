@@ -1,4 +1,5 @@
 import type { GoogleAuth, IdTokenClient } from 'google-auth-library';
+import { isRetryableStatus } from '../dispatch/retry';
 import { SchedulerError, errorMessage, isSchedulerError } from '../errors';
 import { isoTime, systemClock, type Clock } from '../util/clock';
 import { registerSecret, scrub } from '../util/secrets';
@@ -90,7 +91,7 @@ export class GoogleIdTokenProvider implements HeaderProvider {
       throw new SchedulerError(
         'AUTH_ID_TOKEN_UNAVAILABLE',
         `could not get an ID token for audience ${audience} from the metadata server: ${scrub(errorMessage(cause))}`,
-        { cause, details: { audience } },
+        { cause, details: { audience, retryable: worthRetrying(cause) } },
       );
     } finally {
       cancelTimeout();
@@ -161,13 +162,14 @@ export class GoogleIdTokenProvider implements HeaderProvider {
 
   /**
    * google-auth-library, loaded on first use, once its credentials are known to exist: checked before any
-   * client is built, and failing once with one message. A cold start does not gain credentials later, so
-   * the failure is kept.
+   * client is built, callers at the same time sharing one look and one message. A failed look is not
+   * kept: the metadata server may only have been slow to answer the probe at a cold start.
    */
   private googleAuth(): Promise<GoogleAuth> {
-    this.auth ??= (async () => {
-      const { GoogleAuth } = require('google-auth-library') as typeof import('google-auth-library');
-      const auth = new GoogleAuth();
+    if (this.auth) return this.auth;
+    const library = require('google-auth-library') as typeof import('google-auth-library');
+    const loading = (async () => {
+      const auth = new library.GoogleAuth();
       try {
         await auth.getClient();
       } catch (cause) {
@@ -178,8 +180,31 @@ export class GoogleIdTokenProvider implements HeaderProvider {
       }
       return auth;
     })();
-    return this.auth;
+    this.auth = loading;
+    loading.catch(() => {
+      if (this.auth !== loading) return;
+      this.auth = null;
+      // gcp-metadata keeps the outcome of its probe of the metadata server for the life of the process,
+      // a failed probe included (its cachedIsAvailableResponse); the next look must probe again.
+      library.gcpMetadata.resetIsAvailableCache();
+    });
+    return loading;
   }
+}
+
+/**
+ * Whether another attempt may get a token: the metadata server was unreachable, slow (our timeout or
+ * gaxios') or answered 408, 429 or 5xx. A 4xx such as 404 (no such service account) will not change.
+ */
+function worthRetrying(cause: unknown): boolean {
+  const status = statusOf(cause);
+  return status === undefined ? true : isRetryableStatus(status);
+}
+
+function statusOf(error: unknown): number | undefined {
+  const e = error as { status?: unknown; response?: { status?: unknown } } | null;
+  const status = e?.response?.status ?? e?.status;
+  return typeof status === 'number' ? status : undefined;
 }
 
 function firstSentence(error: unknown): string {

@@ -31,8 +31,18 @@ export function reportTable(report: ExecutionReport, width?: number): string {
   return table(['COLLECTOR', 'STATUS', 'HTTP', 'ATTEMPTS', 'DURATION', 'DETAIL'], rows, width);
 }
 
+/**
+ * A collector's error over HTTP starts with the call ("POST http://127.0.0.1:41233/collectors/dvf
+ * answered 503: "). The status has its own column and the URL is often the embedded server's throwaway
+ * loopback port, so the table shows what follows: the cause, which a cut line would lose.
+ */
+const CALL_PREFIX = /^POST \S+ answered \d{3}: /;
+
 function detail(c: CollectorReport): string {
-  if (c.error) return c.error_type ? `${c.error_type}: ${c.error}` : c.error;
+  if (c.error) {
+    const cause = c.error.replace(CALL_PREFIX, '');
+    return c.error_type ? `${c.error_type}: ${cause}` : cause;
+  }
   if (c.reason) return c.reason;
   const result = c.result as { records?: unknown } | null;
   if (result && typeof result.records === 'number') return `${result.records} records`;
@@ -44,6 +54,7 @@ export function summaryLine(report: ExecutionReport): string {
   const parts = [`${s.succeeded} succeeded`, `${s.failed} failed`, `${s.skipped} skipped`];
   if (s.scheduled) parts.push(`${s.scheduled} scheduled`);
   if (s.running) parts.push(`${s.running} running`);
+  if (s.cancelled) parts.push(`${s.cancelled} cancelled`);
   return `execution ${report.execution_id} (${report.trigger.kind}, ${report.mode}): ${s.total} collector${s.total === 1 ? '' : 's'}, ${parts.join(', ')} in ${report.duration_seconds.toFixed(2)} s`;
 }
 
@@ -61,6 +72,7 @@ export function progressLine(event: ProgressEvent): string {
       if (o.status === 'failed')
         return `✗ ${o.name}: failed${took} (${o.errorType ?? 'error'}): ${scrub(o.error ?? '')}`;
       if (o.status === 'skipped') return `- ${o.name}: skipped (${scrub(o.reason ?? '')})`;
+      if (o.status === 'cancelled') return `✗ ${o.name}: cancelled${took}`;
       return `✓ ${o.name}: ${o.status}${took}`;
     }
   }

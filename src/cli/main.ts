@@ -16,6 +16,7 @@ import { planCommand } from './plan';
 import { queuesCommand } from './queues';
 import { runCommand } from './run';
 import { statusCommand } from './status';
+import { StopSignals } from './stop-signals';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 
 export { EXIT, type CliIO } from './types';
@@ -40,13 +41,15 @@ export async function main(
     stderr: (t) => processIo.stderr(scrub(t)),
   };
   let exitCode: number = EXIT.ok;
+  // Ctrl-C or SIGTERM during `run` or `collect` cancels the work in progress (see stop-signals.ts).
+  const stop = new StopSignals(io, overrides.shutdown ?? null, processIo === processIO);
   const loadServices: ServicesLoader = async (global) => {
     const registry = overrides.registry ?? new CollectorRegistry(builtinCollectors());
     const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
       builtinCollectors: registry.names(),
     });
     const logger = createLogger(humanSink(io), {}, global.verbose ? 'INFO' : 'WARNING');
-    return createServices(config, { env: io.env, logger, ...overrides, registry });
+    return createServices(config, { env: io.env, logger, ...overrides, registry, shutdown: stop.signal });
   };
 
   const program = new Command('scheduler')
@@ -69,7 +72,9 @@ export async function main(
     .option('--force', 'run even if this tick already ran')
     .option('--json', 'print the report as JSON')
     .action(async (options) => {
-      exitCode = await runCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+      exitCode = await stop.during(() =>
+        runCommand(options, program.opts<GlobalOptions>(), loadServices, io),
+      );
     });
 
   program
@@ -101,7 +106,9 @@ export async function main(
     .option('--options <json>', 'options as JSON, merged over the configured ones', jsonObject)
     .option('--json', 'print the run record as JSON')
     .action(async (name: string, options) => {
-      exitCode = await collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io);
+      exitCode = await stop.during(() =>
+        collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io),
+      );
     });
 
   program

@@ -1,9 +1,12 @@
+import { errorMessage } from '../errors';
 import { ReportStore } from '../report/report-store';
-import { buildPlan, median, type Durations, type Plan } from '../schedule/plan';
+import { buildPlan, median, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedule/plan';
 import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
 import { pauseLines } from './pause';
+import { untilAborted } from '../util/abort';
+import { timeoutSignal } from '../util/clock';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 import { withServices } from './with-services';
 
@@ -25,7 +28,8 @@ export async function planCommand(
 ): Promise<number> {
   return withServices(loadServices, global, async (services) => {
     const fromMs = options.from ? Date.parse(options.from) : startOfHour(services.clock.now());
-    const durations = await expectedDurations(services);
+    const { durations, note } = await advisoryDurations(services);
+    if (note) io.stderr(`${note}\n`);
     const plan = buildPlan(services.config, fromMs, options.hours ?? 24, durations);
     const suggestion =
       plan.overlaps.length > 0
@@ -42,6 +46,39 @@ export async function planCommand(
       );
     return options.check && plan.overlaps.length > 0 ? EXIT.failed : EXIT.ok;
   });
+}
+
+/**
+ * How long the report history may take to read for advice (the planner's durations, `run`'s overlap
+ * warning): a store that is down or slow must not hold up a run or a plan.
+ * @default 3_000
+ */
+export const ADVISORY_BUDGET_MS = 3_000;
+
+/**
+ * Expected durations from the report history within ADVISORY_BUDGET_MS; past it, or if the store
+ * fails, none (timeouts stand in) and a one-line note saying so.
+ */
+export async function advisoryDurations(
+  services: Services,
+): Promise<{ durations: Durations; note: string | null }> {
+  const budget = timeoutSignal(
+    services.clock,
+    ADVISORY_BUDGET_MS,
+    new Error(`not read within ${ADVISORY_BUDGET_MS / 1000} s`),
+  );
+  const reading = expectedDurations(services);
+  try {
+    return { durations: await untilAborted(reading, budget.signal), note: null };
+  } catch (error) {
+    reading.catch(() => undefined);
+    return {
+      durations: new Map(),
+      note: `note: report history skipped (${errorMessage(error)}); timeouts stand in for run times`,
+    };
+  } finally {
+    budget.clear();
+  }
 }
 
 /** Median duration of each collector's successful runs in recent reports. */
@@ -68,6 +105,12 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     renderTimeline(plan),
     '',
   ];
+  if (plan.cutShort) {
+    lines.push(
+      `Planned up to ${fmt(plan.toMs)} only: past ${PLAN_RUN_LIMIT} runs the planner stops at the end of the day.`,
+      '',
+    );
+  }
   lines.push('Expected durations:');
   for (const c of plan.collectors) {
     lines.push(
@@ -80,7 +123,7 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     return lines.join('\n');
   }
   lines.push(
-    `${plan.overlaps.length} overlap${plan.overlaps.length === 1 ? '' : 's'} within credential groups:`,
+    `${plan.overlaps.length}${plan.moreOverlaps ? '+' : ''} overlap${plan.overlaps.length === 1 ? '' : 's'} within credential groups:`,
   );
   for (const o of plan.overlaps.slice(0, 20)) {
     lines.push(
@@ -93,9 +136,16 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
     lines.push('Suggested schedules (same frequency, no overlap over a week):');
     for (const c of suggestion.changes) lines.push(`  ${c.collector.padEnd(20)} "${c.from}"  ->  "${c.to}"`);
   }
-  if (suggestion.unresolved.length > 0) {
+  const notSearched = new Set(suggestion.notSearched ?? []);
+  const unresolved = suggestion.unresolved.filter((name) => !notSearched.has(name));
+  if (notSearched.size > 0) {
     lines.push(
-      `No staggered schedule exists for ${suggestion.unresolved.join(', ')}: its runs are too long or too frequent to fit between the others. Shorten them, lower their frequency, or move them to another account.`,
+      `Not searched (the search stopped at its CPU budget): ${[...notSearched].join(', ')}. Stagger the others first, then plan again.`,
+    );
+  }
+  if (unresolved.length > 0) {
+    lines.push(
+      `No staggered schedule exists for ${unresolved.join(', ')}: its runs are too long or too frequent to fit between the others. Shorten them, lower their frequency, or move them to another account.`,
     );
   }
   return lines.join('\n');
@@ -122,6 +172,8 @@ function planJson(plan: Plan, suggestion: Suggestion) {
       overlap_seconds: o.overlapSeconds,
     })),
     suggestion,
+    cut_short: plan.cutShort,
+    more_overlaps: plan.moreOverlaps,
   };
 }
 

@@ -4,7 +4,7 @@ import type { DispatchMode } from '../config/types';
 import { buildPlan } from '../schedule/plan';
 import type { Services } from '../services';
 import { progressLine, reportTable, summaryLine } from './format';
-import { expectedDurations } from './plan';
+import { advisoryDurations } from './plan';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 import { withServices } from './with-services';
 
@@ -55,31 +55,37 @@ export async function runCommand(
       trigger,
       options.json ? undefined : (event) => io.stderr(progressLine(event) + '\n'),
     );
+    const { saved } = result;
     if (options.json) {
       io.stdout(
         JSON.stringify(
-          result.saved.stored
-            ? result.report
-            : { ...result.report, report_storage_error: result.saved.error },
+          saved.error === null ? result.report : { ...result.report, report_storage_error: saved.error },
           null,
           2,
         ) + '\n',
       );
+    } else if (saved.skipped) {
+      io.stdout(`${saved.skipped}: nothing dispatched, no report written\n`);
     } else {
       io.stdout(`${reportTable(result.report)}\n\n${summaryLine(result.report)}\n`);
       io.stdout(
-        result.saved.stored
-          ? `report: ${result.saved.location}\n`
-          : `report NOT stored (${result.saved.error}); it was logged in full\n`,
+        saved.stored
+          ? `report: ${saved.location}\n`
+          : `report NOT stored (${saved.error}); it was logged in full\n`,
       );
     }
     return result.report.summary.failed > 0 ? EXIT.failed : EXIT.ok;
   });
 }
 
-/** A config whose group members overlap will see group_busy skips: say so before running. */
+/**
+ * A config whose group members overlap will see group_busy skips: say so before running. Advice only:
+ * the report history gets a short budget, and without it the check uses the timeouts.
+ */
 async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
-  const plan = buildPlan(services.config, services.clock.now(), 24, await expectedDurations(services));
+  const { durations, note } = await advisoryDurations(services);
+  if (note) io.stderr(`${note}\n`);
+  const plan = buildPlan(services.config, services.clock.now(), 24, durations);
   const groups = [...new Set(plan.overlaps.map((o) => o.group))];
   if (groups.length > 0) {
     io.stderr(

@@ -5,6 +5,12 @@ export interface InterpolationProblem {
   message: string;
 }
 
+/** A scalar that used a bare `${VAR}` whose variable is set but empty. */
+export interface EmptyReference {
+  node: Scalar;
+  variables: string[];
+}
+
 const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
@@ -16,19 +22,23 @@ const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 export function interpolate(
   doc: Document,
   env: Readonly<Record<string, string | undefined>>,
-): InterpolationProblem[] {
+): { problems: InterpolationProblem[]; empty: EmptyReference[] } {
   const problems: InterpolationProblem[] = [];
+  const empty: EmptyReference[] = [];
   visit(doc, {
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const source = node.value;
       let missing: string | null = null;
+      const emptied: string[] = [];
       const replaced = source.replace(
         REFERENCE,
         (match, name: string | undefined, fallback: string | undefined) => {
           if (match === '$$') return '$';
           const value = env[name!];
-          // As in the shell: `:-` also replaces an empty value; a bare ${VAR} may be empty.
+          // As in the shell: `:-` also replaces an empty value; a bare ${VAR} may be empty (the
+          // caller decides where an empty value is a mistake, e.g. a collector's url).
+          if (value === '' && fallback === undefined) emptied.push(name!);
           if (value !== undefined && (value !== '' || fallback === undefined)) return value;
           if (fallback !== undefined) return fallback;
           missing ??= name!;
@@ -42,10 +52,11 @@ export function interpolate(
         });
         return;
       }
+      if (emptied.length > 0) empty.push({ node, variables: emptied });
       node.value = node.type === 'PLAIN' && replaced !== source ? retype(replaced) : replaced;
     },
   });
-  return problems;
+  return { problems, empty };
 }
 
 function retype(text: string): unknown {

@@ -4,6 +4,8 @@ import * as v from 'valibot';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { SchedulerError } from '../errors';
 import { ConfigError, type ConfigProblem } from './errors';
+import { parseLocation } from '../store/location';
+import { checkAliases } from './aliases';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
@@ -27,6 +29,11 @@ export function configPath(
 export interface ParseOptions {
   /** Collectors this process can serve itself; a configured collector with no URL must be one of them. */
   builtinCollectors?: readonly string[];
+  /**
+   * The deployed service's name ($K_SERVICE on Cloud Functions and Cloud Run), when this is a deployed
+   * instance: its state store must then be shared (gs://), never the instance's own disk.
+   */
+  deployedAs?: string | undefined;
 }
 
 export async function loadConfig(
@@ -75,14 +82,38 @@ export function parseConfig(
     );
   }
 
-  const problems: ConfigProblem[] = interpolate(doc, env).map((p) => ({
-    path: pathOfNode(doc, p.node) ?? '',
-    line: lineOf(p.node.range?.[0]),
-    message: p.message,
-  }));
+  const aliasProblems = checkAliases(doc);
+  if (aliasProblems.length > 0) {
+    throw new ConfigError(
+      source,
+      aliasProblems.map((p) => ({ path: '', line: lineOf(p.node.range?.[0]), message: p.message })),
+    );
+  }
+
+  const interpolated = interpolate(doc, env);
+  const problems: ConfigProblem[] = [
+    ...interpolated.problems.map((p) => ({
+      path: pathOfNode(doc, p.node) ?? '',
+      line: lineOf(p.node.range?.[0]),
+      message: p.message,
+    })),
+    ...interpolated.empty.flatMap((e) => {
+      const keyPath = pathOfNode(doc, e.node) ?? '';
+      const why = emptyReferenceProblem(keyPath, e.variables);
+      return why ? [{ path: keyPath, line: lineOf(e.node.range?.[0]), message: why }] : [];
+    }),
+  ];
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  const input = doc.toJS() ?? {};
+  let input: unknown;
+  try {
+    // Aliases were bounded above, so the library's own alias limit would only refuse valid files.
+    input = doc.toJS({ maxAliasCount: -1 }) ?? {};
+  } catch (error) {
+    throw new ConfigError(source, [
+      { path: '', line: null, message: `cannot be read: ${(error as Error).message}` },
+    ]);
+  }
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError(source, [
       { path: '', line: 1, message: 'must be a YAML mapping (key: value pairs) at the top level' },
@@ -114,8 +145,37 @@ export function parseConfig(
       );
     }
   }
+  if (options.deployedAs && isLocalPath(config.storage.state)) {
+    const explicit = (result.output as RawConfig).storage?.state;
+    complain(
+      explicit ? 'storage.state' : 'storage',
+      `the state store is ${config.storage.state}, a local path, but this is a deployed instance (K_SERVICE=${options.deployedAs}): each instance has its own disk, so tick claims, group leases and shared tokens would not be shared and a tick could run twice. Set storage.state (or storage.reports, which it defaults beside) to a gs:// URI`,
+    );
+  }
   if (crossProblems.length > 0) throw new ConfigError(source, crossProblems);
   return deepFreeze(config);
+}
+
+function isLocalPath(uri: string): boolean {
+  try {
+    return parseLocation(uri).kind === 'fs';
+  } catch {
+    return false; // already reported by normalise
+  }
+}
+
+/** Keys where an empty value silently means something else (a url left out serves the collector in-process). */
+const MUST_NOT_BE_EMPTY =
+  /^(collectors\.[^.]+\.url|scheduler\.collectors\.[^.]+\.url|scheduler\.collector_urls\.[^.]+|scheduler\.base_function_url|storage\.(reports|raw))$/;
+
+function emptyReferenceProblem(keyPath: string, variables: string[]): string | null {
+  if (!MUST_NOT_BE_EMPTY.test(keyPath)) return null;
+  const names = variables.join(', ');
+  const plural = variables.length > 1;
+  const consequence = keyPath.endsWith('.url')
+    ? `; without a url the collector would be served in-process instead. Set ${plural ? 'them' : 'it'}, or remove the key to serve it in-process on purpose`
+    : `; set ${plural ? 'them' : 'it'}, or write \${${variables[0]}:-default}`;
+  return `environment variable${plural ? 's' : ''} ${names} ${plural ? 'are' : 'is'} set but empty${consequence}`;
 }
 
 type Issue = v.InferIssue<typeof configSchema>;

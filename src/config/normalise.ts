@@ -130,10 +130,11 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
     }
   }
 
+  const reports = raw.storage?.reports ?? legacyBucket(raw, 'reports') ?? DEFAULTS.storage.reports;
   const storage = {
-    reports: raw.storage?.reports ?? legacyBucket(raw, 'reports') ?? DEFAULTS.storage.reports,
+    reports,
     raw: raw.storage?.raw ?? legacyBucket(raw, 'raw') ?? DEFAULTS.storage.raw,
-    state: raw.storage?.state ?? legacyBucket(raw, 'state') ?? DEFAULTS.storage.state,
+    state: raw.storage?.state ?? legacyBucket(raw, 'state') ?? stateBeside(reports),
   };
   for (const [key, uri] of Object.entries(storage)) {
     try {
@@ -151,6 +152,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       mode,
       maxConcurrentCollectors: s.max_concurrent_collectors ?? DEFAULTS.maxConcurrentCollectors,
       deadlineSeconds,
+      reportBudgetSeconds: s.report_budget_seconds ?? DEFAULTS.reportBudgetSeconds,
       maxResponseBytes: s.max_response_bytes ?? DEFAULTS.maxResponseBytes,
       retry,
       auth,
@@ -176,6 +178,19 @@ function retryPolicy(base: RetryPolicy, r: RawRetry, path: string, complain: Com
     );
   }
   return policy;
+}
+
+/**
+ * The state store's default: beside the reports (`gs://b/x/reports` → `gs://b/x/state`, `./var/reports`
+ * → `./var/state`). Tick claims, leases and tokens only work when every instance shares them, and the
+ * reports' location is one every instance already shares.
+ */
+export function stateBeside(reports: string): string {
+  const trimmed = reports.trim().replace(/\/+$/, '');
+  if (/^gs:\/\/[^/]+$/.test(trimmed)) return `${trimmed}/state`;
+  const slash = trimmed.lastIndexOf('/');
+  const last = trimmed.slice(slash + 1);
+  return `${trimmed.slice(0, slash + 1)}${last === 'state' ? 'scheduler-state' : 'state'}`;
 }
 
 /** The original design kept everything in one bucket named by `gcs_config.bucket_name`. */

@@ -139,6 +139,7 @@ const schedulerSchema = v.strictObject({
   timezone: v.optional(timezone),
   max_concurrent_collectors: v.optional(positiveInt(1000)),
   deadline_seconds: v.optional(positive('seconds', 3600)),
+  report_budget_seconds: v.optional(positive('seconds', 600)),
   max_response_bytes: v.optional(positiveInt(64 * 1024 * 1024)),
   retry: v.optional(retrySchema),
   auth: v.optional(authSchema),
@@ -177,7 +178,8 @@ export const configSchema = v.strictObject({
     v.strictObject({
       reports: v.optional(v.string()),
       raw: v.optional(v.string()),
-      state: v.optional(v.string()),
+      // null (e.g. `${SCHEDULER_STATE:-}` left unset): the default, beside the reports.
+      state: v.optional(v.nullable(v.string())),
     }),
   ),
   scheduler: v.optional(schedulerSchema),

@@ -73,6 +73,8 @@ export interface Config {
     mode: DispatchMode;
     maxConcurrentCollectors: number;
     deadlineSeconds: number;
+    /** After the deadline (or a cancellation), how long writing the report may take before it is only logged. */
+    reportBudgetSeconds: number;
     maxResponseBytes: number;
     retry: RetryPolicy;
     auth: AuthConfig;
@@ -95,6 +97,8 @@ export const DEFAULTS = {
   maxConcurrentCollectors: 4,
   /** Under the 540 s limit of a 1st-gen Cloud Function, leaving time to write the report. */
   deadlineSeconds: 500,
+  /** Time left after the deadline to settle the dispatch and write the report; past it the report is only logged. */
+  reportBudgetSeconds: 30,
   /** A collector's JSON summary is small; anything past this is cut off and reported. */
   maxResponseBytes: 1024 * 1024,
   retry: { attempts: 3, minBackoffSeconds: 1, maxBackoffSeconds: 30 },

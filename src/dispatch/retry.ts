@@ -1,4 +1,5 @@
 import type { RetryPolicy } from '../config/types';
+import { networkCause } from './network-errors';
 
 /**
  * The retry policy, as pure functions: which failures are worth another attempt, and how long to wait.
@@ -10,31 +11,13 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
 
-const RETRYABLE_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
-/** The network-level code of a fetch failure (fetch wraps it in a TypeError's `cause`). */
+/**
+ * The code of a network failure worth another attempt (a reset, a refusal, a timeout), null for
+ * anything else: a host that does not resolve or a refused certificate fails the same way again.
+ */
 export function networkErrorCode(error: unknown): string | null {
-  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && RETRYABLE_NETWORK_CODES.has(code)) return code;
-  }
-  if (error instanceof TypeError && /fetch failed|terminated|other side closed/i.test(error.message))
-    return 'ECONNRESET';
-  return null;
+  const cause = networkCause(error);
+  return cause?.retryable ? cause.code : null;
 }
 
 /**

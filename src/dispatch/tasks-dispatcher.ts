@@ -11,6 +11,7 @@ import { buildTask, creatorOf, isLoopbackUrl } from '../tasks/task-request';
 import { redactUrl } from '../util/url';
 import { scrub } from '../util/secrets';
 import {
+  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -281,9 +282,7 @@ function failed(error: string): Settled {
 
 function deadlineOutcome(deadline: AbortSignal, extra: Record<string, unknown>): Settled {
   return {
-    status: 'failed',
-    error: `${errorMessage(deadline.reason)} before the Cloud Task was created (it may exist)`,
-    errorType: 'Timeout',
+    ...abortedOutcome(deadline.reason, ' before the Cloud Task was created (it may exist)'),
     extra,
   };
 }

@@ -196,11 +196,12 @@ function abortedError(signal: AbortSignal): TransportError {
   return new TransportError('aborted', typeof reason?.message === 'string' ? reason.message : 'aborted');
 }
 
+/** Keeps the failure's own code (ENOTFOUND, ECONNREFUSED, a certificate's): never a guessed one. */
 function networkError(error: NodeJS.ErrnoException): TransportError {
-  const code = error.code ?? 'ECONNRESET';
+  const code = error.code ?? null;
   return new TransportError(
     'network',
-    code === error.message ? code : `${code}: ${error.message}`,
+    code === null || code === error.message ? error.message : `${code}: ${error.message}`,
     null,
     code,
     { cause: error },

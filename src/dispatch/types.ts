@@ -1,7 +1,18 @@
+import { errorMessage } from '../errors';
+import { isCancellation } from '../util/cancel';
 import type { RetryPolicy } from '../config/types';
 import type { DispatchPayload } from '../runtime/payload';
+import { NETWORK_ERROR_TYPES } from './network-errors';
 
-export const COLLECTOR_STATUSES = ['success', 'failed', 'scheduled', 'skipped', 'running'] as const;
+/** `cancelled`: a signal (Ctrl-C, Cloud Run's SIGTERM) stopped the execution while it ran. */
+export const COLLECTOR_STATUSES = [
+  'success',
+  'failed',
+  'scheduled',
+  'skipped',
+  'running',
+  'cancelled',
+] as const;
 export type CollectorStatus = (typeof COLLECTOR_STATUSES)[number];
 
 /** Error types keep the original design's names (those of Python requests' exceptions). */
@@ -14,6 +25,9 @@ export const ERROR_TYPES = [
   'AuthError',
   'CollectorError',
   'TasksError',
+  'Cancelled',
+  'LeaseLost',
+  ...NETWORK_ERROR_TYPES,
 ] as const;
 
 export interface DispatchTarget {
@@ -61,8 +75,10 @@ export type ProgressEvent =
 export type ProgressListener = (event: ProgressEvent) => void;
 
 export interface DispatchOptions {
-  /** Aborted at the execution's deadline. */
+  /** Aborted at the execution's deadline, or with a CancelledError when a signal stops it. */
   signal: AbortSignal;
+  /** When `signal` aborts, on the clock: no retry waits past it. */
+  deadlineAtMs?: number;
   /** A forced re-run of a tick: Cloud Tasks must not refuse it as a repeat. */
   force?: boolean;
   onProgress?: ProgressListener;
@@ -87,4 +103,15 @@ export function safeListener(listener: ProgressListener | undefined): ProgressLi
       // Reporting progress is never worth failing a collector.
     }
   };
+}
+
+/** How a collector whose dispatch was aborted ends: timed out at the deadline, or cancelled by a signal. */
+export function abortedOutcome(
+  reason: unknown,
+  suffix = '',
+): Pick<CollectorOutcome, 'status' | 'error' | 'errorType'> {
+  const error = `${errorMessage(reason)}${suffix}`;
+  return isCancellation(reason)
+    ? { status: 'cancelled', error, errorType: 'Cancelled' }
+    : { status: 'failed', error, errorType: 'Timeout' };
 }

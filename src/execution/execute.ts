@@ -1,15 +1,18 @@
 import type { DispatchMode } from '../config/types';
 import { HttpDispatcher } from '../dispatch/http-dispatcher';
-import type { CollectorOutcome, Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
-import { SchedulerError } from '../errors';
+import type { Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
+import { errorMessage, SchedulerError } from '../errors';
 import { buildReport, httpStatusFor, type ExecutionReport } from '../report/report';
-import { ReportStore, type SaveResult } from '../report/report-store';
+import { reportKey, ReportStore, type SaveResult } from '../report/report-store';
 import type { Services } from '../services';
-import { timeoutSignal } from '../util/clock';
+import { untilAborted } from '../util/abort';
+import { isCancellation } from '../util/cancel';
+import type { Logger } from '../util/log';
 import { redactUrl } from '../util/url';
+import { queueIdFor } from '../tasks/naming';
+import { dispatchUntilDeadline, ReportBudget } from './deadline';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
-import { queueIdFor } from '../tasks/naming';
 import { dispatchGate } from '../schedule/gate';
 import {
   admitRuns,
@@ -18,6 +21,7 @@ import {
   runIdFor,
   settleRuns,
   type AdmittedRun,
+  type AdmittedRuns,
   type RunPlan,
 } from '../schedule/runs';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
@@ -50,8 +54,14 @@ export interface DryRunPlan {
 }
 
 /**
- * One execution: select the collectors the trigger asks for, dispatch them, and write the report.
- * Everything it needs comes in `services`, so tests run it against loopback servers and a fake clock.
+ * One execution: select the collectors the trigger asks for, claim the tick, dispatch them until the
+ * deadline (or a signal), and write the report within the report budget. Everything it needs comes in
+ * `services`, so tests run it against loopback servers and a fake clock.
+ *
+ * Every path ends in a report, a retry or a clear refusal: a tick selecting nothing is answered without
+ * a report; a tick already running or done is refused (409); a tick whose claim the state store cannot
+ * take in time is refused 503 with nothing dispatched, and its claim given back if it landed late; a
+ * claim whose execution dispatched nothing is given back too, so Cloud Scheduler's retry runs the tick.
  */
 export async function execute(
   services: Services,
@@ -66,8 +76,31 @@ export async function execute(
   const log = logger.child({ executionId });
   // Pauses, catch-ups and backfill times: what runs, for which scheduled times (schedule/runs.ts).
   const plan = await planRuns(services, trigger, selection, mode);
-  await claimTick(services.stores.state, trigger, selection, executionId, startMs);
-  const admitted = await admitRuns(services, plan, executionId, { force: trigger.force, mode });
+  if (selection.kind === 'tick' && plan.runs.length === 0 && plan.decided.length === 0) {
+    return emptyTick(services, executionId, startMs, mode, trigger, selection, log);
+  }
+  const deadlineMs = config.scheduler.deadlineSeconds * 1000;
+  const budget = new ReportBudget(clock, config.scheduler.reportBudgetSeconds * 1000);
+  const reports = new ReportStore(services.stores.reports, log);
+  const claim = await claimTick(
+    {
+      state: services.stores.state,
+      clock,
+      logger: log,
+      hasReport: async (id) => (await services.stores.reports.get(reportKey(id))) !== null,
+    },
+    trigger,
+    selection,
+    executionId,
+    deadlineMs + budget.seconds * 1000,
+  );
+  let admitted: AdmittedRuns;
+  try {
+    admitted = await admitRuns(services, plan, executionId, { force: trigger.force, mode });
+  } catch (error) {
+    await claim?.release();
+    throw error;
+  }
   log.info('execution started', {
     trigger: trigger.source,
     kind: selection.kind,
@@ -75,56 +108,110 @@ export async function execute(
     mode,
   });
 
-  const deadlineMs = config.scheduler.deadlineSeconds * 1000;
-  const deadline = timeoutSignal(
-    clock,
-    deadlineMs,
-    new SchedulerError(
-      'COLLECTOR_TIMEOUT',
-      `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
-    ),
-  );
-  let outcomes: CollectorOutcome[];
   try {
+    let targets: DispatchTarget[];
     try {
-      const targets = await buildTargets(services, admitted.runs);
-      outcomes = await dispatcherFor(services, mode).dispatch(targets, {
-        signal: deadline.signal,
-        force: trigger.force,
-        ...(onProgress ? { onProgress } : {}),
-        beforeDispatch: dispatchGate(
-          services,
-          new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
-          startMs,
-          deadlineMs,
-        ),
-      });
-    } finally {
-      deadline.clear();
+      targets = await buildTargets(services, admitted.runs);
+    } catch (error) {
+      await claim?.release();
+      throw error;
     }
-    outcomes = await settleRuns(services, admitted, outcomes, executionId, mode);
+    const dispatched = await dispatchUntilDeadline(dispatcherFor(services, mode), targets, {
+      clock,
+      deadlineMs,
+      deadlineReason: new SchedulerError(
+        'COLLECTOR_TIMEOUT',
+        `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
+      ),
+      shutdown: services.shutdown,
+      budget,
+      force: trigger.force,
+      onProgress,
+      beforeDispatch: dispatchGate(
+        services,
+        new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
+        startMs,
+        deadlineMs,
+      ),
+    });
+    const { stoppedBy, dispatchedAny } = dispatched;
+    const outcomes = await settleRuns(services, admitted, dispatched.outcomes, executionId, mode);
+    const cancelled = isCancellation(stoppedBy);
+    const giveBack = claim !== null && !dispatchedAny;
+    const report = buildReport({
+      executionId,
+      startMs,
+      endMs: clock.now(),
+      mode,
+      trigger: {
+        ...triggerInfo(trigger, selection),
+        ...(admitted.backfill ? { backfill: admitted.backfill } : {}),
+      },
+      outcomes,
+      warnings: [
+        // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
+        ...outcomes.flatMap((o) =>
+          typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
+        ),
+        ...(cancelled ? [errorMessage(stoppedBy)] : []),
+        ...(giveBack ? ['nothing was dispatched: the tick was given back, so a retry runs it'] : []),
+      ],
+    });
+    const saved = await saveWithinBudget(reports, report, budget, log);
+    if (claim) {
+      const settle = giveBack ? claim.release() : claim.finish(cancelled ? 'cancelled' : 'done');
+      await untilAborted(settle, budget.report).catch(() => undefined);
+    }
+    log.info('execution finished', { summary: report.summary, report: saved.location });
+    return { report, httpStatus: httpStatusFor(report), saved };
   } finally {
+    budget.clear();
     await admitted.done();
   }
+}
 
+/** A tick that selects no collector: logged and answered, but no report (it would bury the real ones). */
+function emptyTick(
+  services: Services,
+  executionId: string,
+  startMs: number,
+  mode: DispatchMode,
+  trigger: Trigger,
+  selection: Selection,
+  log: Logger,
+): ExecutionResult {
   const report = buildReport({
     executionId,
     startMs,
-    endMs: clock.now(),
+    endMs: services.clock.now(),
     mode,
-    trigger: {
-      ...triggerInfo(trigger, selection),
-      ...(admitted.backfill ? { backfill: admitted.backfill } : {}),
-    },
-    outcomes,
-    // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
-    warnings: outcomes.flatMap((o) =>
-      typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
-    ),
+    trigger: triggerInfo(trigger, selection),
+    outcomes: [],
   });
-  const saved = await new ReportStore(services.stores.reports, log).save(report);
-  log.info('execution finished', { summary: report.summary, report: saved.location });
-  return { report, httpStatus: httpStatusFor(report), saved };
+  log.info('tick selected no collector: nothing dispatched, no report written', {
+    tick: report.trigger.scheduled_time,
+  });
+  return {
+    report,
+    httpStatus: 200,
+    saved: { stored: false, location: null, error: null, skipped: 'no collector is due at this tick' },
+  };
+}
+
+/** Stores the report within the budget; past it, logs it in full and answers it anyway. */
+async function saveWithinBudget(
+  reports: ReportStore,
+  report: ExecutionReport,
+  budget: ReportBudget,
+  log: Logger,
+): Promise<SaveResult> {
+  try {
+    return await untilAborted(reports.save(report), budget.report);
+  } catch (error) {
+    const message = `execution report not stored: ${errorMessage(error)}; it was logged in full`;
+    log.error(message, { executionId: report.execution_id, report });
+    return { stored: false, location: null, error: message };
+  }
 }
 
 /** What an execution would dispatch, and where, without sending anything. */

@@ -106,9 +106,10 @@ async function runRoute(services: Services, request: AppRequest): Promise<AppRes
   const trigger = parseRunRequest(request.body, request.headers);
   if (trigger.dryRun) return { status: 200, body: await planExecution(services, trigger) };
   const result = await execute(services, trigger);
-  const body = result.saved.stored
-    ? result.report
-    : { ...result.report, report_storage_error: result.saved.error };
+  const body =
+    result.saved.error === null
+      ? result.report
+      : { ...result.report, report_storage_error: result.saved.error };
   return { status: httpStatusFor(result.report), body };
 }
 

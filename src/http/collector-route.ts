@@ -1,11 +1,12 @@
 import { RequestError } from '../errors';
 import { parsePayload } from '../runtime/payload';
-import { DEFAULT_LEASE_TTL_MS, GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
+import { GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
 import { countQueuedRun, pauseOfCollector, skipPaused } from '../schedule/route-policies';
 import { underOverlapPolicy } from '../schedule/overlap';
+import { withCallerSignal } from './caller-signal';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
 
@@ -59,20 +60,21 @@ export async function collectorRoute(
     return errorResponse(error, services.logger);
   }
   const { collector, configured } = resolved;
-  const runtime = collectorRuntime(services);
+  const runtime = withCallerSignal(collectorRuntime(services), request.signal);
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
   // A pause holds back deliveries already queued too; the overlap policy is checked as the run starts.
   const paused = await pauseOfCollector(services, configured);
   if (paused) return { status: 200, body: { run: (await skipPaused(runtime, payload, paused)).record } };
-  const run = () =>
+  const run = (stop?: AbortSignal) =>
     underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>
       runCollector(
         collector,
         { ...payload, options: configured.options },
         configured.timeoutSeconds,
         runtime,
+        stop,
       ),
     );
   const { record, httpStatus } = configured.group
@@ -109,18 +111,26 @@ async function underGroupLease(
   payload: DispatchPayload,
   presented: string | undefined,
   queued: boolean,
-  run: () => Promise<CollectorRunOutcome>,
+  run: (stop?: AbortSignal) => Promise<CollectorRunOutcome>,
 ): Promise<CollectorRunOutcome> {
   const name = groupLeaseName(group);
   if (presented) {
     const current = await services.leases.current(name);
-    if (current?.holder === presented) return run();
+    if (current?.holder === presented) {
+      // Held by the scheduler, which may lose it: the run stops when it is not renewed in time.
+      const watch = services.leases.watch(current, services.leases.ttlMs);
+      try {
+        return await run(watch.lost);
+      } finally {
+        watch.stop();
+      }
+    }
   }
   const result = await services.leases.acquire(
     name,
     LeaseManager.holderId(payload.executionId, payload.collector),
     {
-      ttlMs: DEFAULT_LEASE_TTL_MS,
+      ttlMs: services.leases.ttlMs,
       waitMs: waitSeconds * 1000,
     },
   );
@@ -143,7 +153,7 @@ async function underGroupLease(
     );
   }
   try {
-    return await run();
+    return await run(result.lease.lost);
   } finally {
     await result.lease.release();
   }

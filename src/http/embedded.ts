@@ -19,6 +19,8 @@ export class EmbeddedCollectors {
   private server: http.Server | null = null;
   private base: Promise<string> | null = null;
   private readonly token = randomBytes(32).toString('base64url');
+  /** Collector runs in progress: closing waits for them to record how they ended. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(private readonly handler: (callers: CallerCheck) => AppHandler) {
     registerSecret(this.token);
@@ -31,9 +33,13 @@ export class EmbeddedCollectors {
 
   baseUrl(): Promise<string> {
     this.base ??= (async () => {
-      this.server = createNodeServer(
-        this.handler(bearerCheck(async () => this.token, 'the embedded server token')),
-      );
+      const handle = this.handler(bearerCheck(async () => this.token, 'the embedded server token'));
+      this.server = createNodeServer((request) => {
+        const run = handle(request);
+        const settled = run.catch(() => undefined).finally(() => this.running.delete(settled));
+        this.running.add(settled);
+        return run;
+      });
       // An idle embedded server must not keep a CLI process alive.
       this.server.unref();
       return listen(this.server);
@@ -49,7 +55,13 @@ export class EmbeddedCollectors {
     );
   }
 
+  /**
+   * Stops the server once the runs in progress have ended. A run the scheduler stopped waiting for (the
+   * deadline, a signal) is aborted by the same signal and still writes its run record; leaving earlier
+   * would leave that record at `running`.
+   */
   async close(): Promise<void> {
+    await Promise.all([...this.running]);
     if (this.server) await close(this.server);
     this.server = null;
     this.base = null;

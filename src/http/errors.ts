@@ -12,6 +12,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   DUPLICATE_TRIGGER: 409,
   BACKFILL_BUSY: 409,
   STORE_URI_INVALID: 500,
+  // The state store could not take a tick's claim: nothing was dispatched, and a retry may succeed.
+  STORE_UNAVAILABLE: 503,
 };
 
 /** Every error answers JSON `{error: {code, message}}`; unexpected ones are logged and answered 500. */

@@ -4,6 +4,7 @@ import { builtinCollectors } from '../../collectors';
 import { createServices, type Services } from '../services';
 import { createLogger, type Logger } from '../util/log';
 import { createApp } from './app';
+import { instanceShutdown } from './shutdown';
 import type { AppHandler } from './types';
 
 /**
@@ -46,6 +47,9 @@ async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
       builtinCollectors: builtinCollectors().map((c) => c.name),
+      // A deployed instance must share its state store with every other instance.
+      deployedAs: process.env['K_SERVICE'],
     }),
+    { shutdown: instanceShutdown.signal },
   );
 }

@@ -1,6 +1,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SchedulerError } from '../errors';
 import type { AppHandler } from './types';
+
+const CALLER_GONE =
+  'the scheduler stopped waiting for this run (its deadline_seconds or this timeout_seconds passed), so it was aborted';
 
 /** Request bodies past this are refused (a dispatch payload is a few hundred bytes). */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -27,11 +31,17 @@ export function createNodeServer(handler: AppHandler): http.Server {
     req.on('end', () => {
       if (refused) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
+      // A caller that stops waiting (the scheduler at its deadline) stops the work it asked for.
+      const gone = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort(new SchedulerError('COLLECTOR_TIMEOUT', CALLER_GONE));
+      });
       handler({
         method: req.method ?? 'GET',
         path: url.pathname,
         headers: req.headers,
         body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+        signal: gone.signal,
       }).then(
         (response) => send(res, response.status, response.body, response.headers),
         (error: unknown) =>

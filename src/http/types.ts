@@ -4,6 +4,8 @@ export interface AppRequest {
   path: string;
   headers: Readonly<Record<string, string | string[] | undefined>>;
   body: Buffer | undefined;
+  /** Aborted when the caller goes away before the answer (set by the embedded server only). */
+  signal?: AbortSignal;
 }
 
 export interface AppResponse {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { isSchedulerError, SchedulerError } from '../errors';
 import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
-import type { Clock } from '../util/clock';
+import { isoTime, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 
 /** What a lease object holds: who has it and until when (epoch ms, the holder's clock). */
@@ -46,6 +47,34 @@ export const GROUP_LEASE_HEADER = 'x-scheduler-group-lease';
 export const DEFAULT_LEASE_TTL_MS = 60_000;
 
 /**
+ * The clock skew between instances a lease allows for. Its holder gives it up this long before the
+ * expiry it last wrote (on its clock); others take it over only this long after that expiry (on
+ * theirs). Two clocks up to twice this apart never both believe they hold it. Google Cloud instances
+ * keep their clocks within milliseconds (NTP from the metadata server); this leaves room for worse.
+ * @default 5 s
+ */
+export const LEASE_CLOCK_SKEW_MS = 5_000;
+
+/** A lease its holder could not renew in time, or that someone else took over: the holder stops. */
+export class LeaseLostError extends SchedulerError {
+  /** For run records and reports: the collector was stopped because its group lease was lost. */
+  readonly errorType = 'LeaseLost';
+  readonly reason = 'lease_lost';
+
+  constructor(name: string, why: string) {
+    super('LEASE_LOST', `lease ${name} lost: ${why}; stopped so as not to run beside its next holder`, {
+      details: { lease: name },
+    });
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** What a held lease's `lost` signal aborts with. */
+export function isLeaseLost(reason: unknown): reason is LeaseLostError {
+  return isSchedulerError(reason, 'LEASE_LOST');
+}
+
+/**
  * Mutual exclusion across processes and instances through the object store: a lease is an object
  * created with `ifGenerationMatch: 0`, renewed with the generation it was written with, taken over by
  * compare-and-swap once expired (its holder died: kill -9, a crashed instance) and deleted at release.
@@ -60,6 +89,9 @@ export class LeaseManager {
     private readonly random: () => number = Math.random,
     /** The longest wait between two looks at a busy lease. */
     private readonly maxPollMs = 2_000,
+    /** The life of a group lease between renewals. */
+    readonly ttlMs = DEFAULT_LEASE_TTL_MS,
+    private readonly skewMs = LEASE_CLOCK_SKEW_MS,
   ) {}
 
   static holderId(executionId: string, collector: string): string {
@@ -75,7 +107,7 @@ export class LeaseManager {
       if (now >= giveUpAt || options.signal?.aborted) return result;
       // Poll with capped exponential backoff and jitter, never past the wait limit or the holder's expiry.
       const backoff = Math.min(this.maxPollMs, 50 * 2 ** attempt) * (0.5 + this.random() / 2);
-      const untilExpiry = Math.max(0, result.holder.expiresAt - now) + 1;
+      const untilExpiry = Math.max(0, this.takeoverAt(result.holder) - now) + 1;
       try {
         await this.clock.sleep(Math.min(backoff, untilExpiry, giveUpAt - now), options.signal);
       } catch {
@@ -97,7 +129,7 @@ export class LeaseManager {
         expiresAt: now + ttlMs,
       };
       const current = await readJson<LeaseRecord>(this.store, key);
-      if (current && current.value.expiresAt > now) return { acquired: false, holder: current.value };
+      if (current && this.held(current.value, now)) return { acquired: false, holder: current.value };
       try {
         const written = await this.store.put(key, JSON.stringify(record), {
           contentType: 'application/json',
@@ -118,7 +150,65 @@ export class LeaseManager {
   /** The current holder, if the lease is held and not expired. */
   async current(name: string): Promise<LeaseRecord | null> {
     const found = await readJson<LeaseRecord>(this.store, keyOf(name));
-    return found && found.value.expiresAt > this.clock.now() ? found.value : null;
+    return found && this.held(found.value, this.clock.now()) ? found.value : null;
+  }
+
+  /** When others may take `record` over: the skew margin after its expiry. */
+  takeoverAt(record: LeaseRecord): number {
+    return record.expiresAt + this.skewMs;
+  }
+
+  private held(record: LeaseRecord, now: number): boolean {
+    return this.takeoverAt(record) > now;
+  }
+
+  /** How long before the expiry it wrote a holder gives a lease up (a quarter of a short lease at most). */
+  private giveUpMarginMs(ttlMs: number): number {
+    return Math.min(this.skewMs, ttlMs / 4);
+  }
+
+  /**
+   * Watches a lease someone else holds on our behalf (the scheduler, for the collector it calls): the
+   * signal aborts once the record names another holder, or has not been renewed past its expiry less
+   * the skew margin. It is read again every third of `ttlMs`, the holder's renewal period.
+   */
+  watch(record: LeaseRecord, ttlMs: number): { lost: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    const margin = this.giveUpMarginMs(ttlMs);
+    let cancelExpiry = () => {};
+    let cancelPoll = () => {};
+    const stop = () => {
+      cancelExpiry();
+      cancelPoll();
+    };
+    const fail = (why: string) => {
+      stop();
+      if (!lost.signal.aborted) lost.abort(new LeaseLostError(record.name, why));
+    };
+    const expireAt = (expiresAt: number) => {
+      cancelExpiry();
+      cancelExpiry = this.clock.schedule(expiresAt - margin - this.clock.now(), () =>
+        fail(`its holder did not renew it before ${isoTime(expiresAt)}`),
+      );
+    };
+    const poll = () => {
+      cancelPoll = this.clock.schedule(ttlMs / 3, () => {
+        void readJson<LeaseRecord>(this.store, keyOf(record.name)).then(
+          (found) => {
+            if (lost.signal.aborted) return;
+            if (found?.value.holder !== record.holder)
+              return fail(`it is now held by ${found?.value.holder ?? 'nobody'}`);
+            expireAt(found.value.expiresAt);
+            poll();
+          },
+          // A store hiccup: the expiry last seen still stands.
+          () => !lost.signal.aborted && poll(),
+        );
+      });
+    };
+    expireAt(record.expiresAt);
+    poll();
+    return { lost: lost.signal, stop };
   }
 
   private hold(record: LeaseRecord, firstGeneration: string, ttlMs: number): HeldLease {
@@ -127,29 +217,46 @@ export class LeaseManager {
     let generation = firstGeneration;
     let released = false;
     let cancelTimer: () => void = () => undefined;
+    let cancelExpiry: () => void = () => undefined;
     let renewing: Promise<void> = Promise.resolve();
+
+    const loseIt = (why: string) => {
+      if (lost.signal.aborted) return;
+      cancelTimer();
+      cancelExpiry();
+      this.logger.error(`lease ${record.name} was lost: ${why}`, {
+        lease: record.name,
+        holder: record.holder,
+      });
+      lost.abort(new LeaseLostError(record.name, why));
+    };
+    // Not renewed by the skew margin before the expiry last written: give it up before anyone may take it.
+    const expireAt = (expiresAt: number) => {
+      cancelExpiry();
+      cancelExpiry = this.clock.schedule(expiresAt - this.giveUpMarginMs(ttlMs) - this.clock.now(), () =>
+        loseIt(`it could not be renewed before it expired at ${isoTime(expiresAt)}`),
+      );
+    };
+    expireAt(record.expiresAt);
 
     // The next renewal is scheduled before this one writes, so the cadence does not drift with the
     // store's latency; renewals run one after another, each with the generation the last one wrote.
     const renew = async () => {
-      if (released) return;
+      if (released || lost.signal.aborted) return;
       schedule();
       try {
         const next = { ...record, expiresAt: this.clock.now() + ttlMs };
-        generation = (
-          await this.store.put(key, JSON.stringify(next), {
-            contentType: 'application/json',
-            ifGenerationMatch: generation,
-          })
-        ).generation;
+        const written = await this.store.put(key, JSON.stringify(next), {
+          contentType: 'application/json',
+          ifGenerationMatch: generation,
+        });
+        if (lost.signal.aborted) return;
+        generation = written.generation;
+        expireAt(next.expiresAt);
       } catch (error) {
+        if (lost.signal.aborted) return;
         if (isPreconditionFailed(error)) {
-          cancelTimer();
-          this.logger.error(`lease ${record.name} was lost: someone took it over after it expired`, {
-            lease: record.name,
-            holder: record.holder,
-          });
-          lost.abort(new Error(`lease ${record.name} lost`));
+          loseIt('someone took it over after it expired');
         } else {
           // A store hiccup: try again soon; the lease is still ours until it expires.
           this.logger.warn(`lease ${record.name} renewal failed, retrying: ${(error as Error).message}`, {
@@ -175,6 +282,7 @@ export class LeaseManager {
         if (released) return;
         released = true;
         cancelTimer();
+        cancelExpiry();
         await renewing;
         if (lost.signal.aborted) return;
         try {

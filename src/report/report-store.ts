@@ -22,6 +22,8 @@ export interface SaveResult {
   stored: boolean;
   location: string | null;
   error: string | null;
+  /** Why no report was written on purpose (an empty tick); `error` is then null. */
+  skipped?: string;
 }
 
 /** Reads and writes execution reports. */
@@ -60,20 +62,31 @@ export class ReportStore {
     return { stored: true, location: `${this.store.location}/${key}`, error: null };
   }
 
-  /** latest.json only moves forward: an execution that started earlier never replaces a later one. */
+  /**
+   * latest.json only moves forward: an execution that started earlier never replaces a later one. One
+   * that is not a readable report (truncated, hand-edited) is replaced, and the log says so.
+   */
   private async updateLatest(report: ExecutionReport, body: string): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await readJson<ExecutionReport>(this.store, LATEST_KEY).catch(() => null);
-      if (current && current.value.start_time > report.start_time) return;
+      const current = await this.store.get(LATEST_KEY);
+      const startTime = current ? startTimeOf(current.data) : null;
+      if (startTime !== null && startTime > report.start_time) return;
       try {
         await this.store.put(LATEST_KEY, body, {
           contentType: 'application/json',
           ifGenerationMatch: current?.generation ?? 0,
         });
-        return;
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
+        continue;
       }
+      if (current && startTime === null) {
+        this.logger.warn(
+          `${this.store.location}/${LATEST_KEY} was not a readable report (${current.data.length} bytes); replaced`,
+          { executionId: report.execution_id },
+        );
+      }
+      return;
     }
   }
 
@@ -99,5 +112,15 @@ export class ReportStore {
       }
     }
     return out;
+  }
+}
+
+/** The `start_time` of a stored report, or null if the bytes are not one. */
+function startTimeOf(data: Buffer): string | null {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as { start_time?: unknown } | null;
+    return typeof value?.start_time === 'string' ? value.start_time : null;
+  } catch {
+    return null;
   }
 }

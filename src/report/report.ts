@@ -37,6 +37,8 @@ export interface ExecutionReport {
     skipped: number;
     scheduled: number;
     running: number;
+    /** Only when a signal stopped the execution (collectors reported `cancelled`). */
+    cancelled?: number;
   };
   // Added in schema 2:
   schema_version: number;
@@ -103,6 +105,7 @@ export function collectorReport(o: CollectorOutcome): CollectorReport {
 export function summarise(collectors: Record<string, CollectorReport>): ExecutionReport['summary'] {
   const all = Object.values(collectors);
   const count = (s: CollectorStatus) => all.filter((c) => c.status === s).length;
+  const cancelled = count('cancelled');
   return {
     total: all.length,
     succeeded: count('success'),
@@ -110,12 +113,17 @@ export function summarise(collectors: Record<string, CollectorReport>): Executio
     skipped: count('skipped'),
     scheduled: count('scheduled'),
     running: count('running'),
+    ...(cancelled > 0 ? { cancelled } : {}),
   };
 }
 
-/** 200 when nothing failed, 207 when some failed, 500 when collectors ran and none succeeded. */
+/**
+ * 200 when nothing failed, 207 when some failed, 500 when collectors ran and none succeeded; 503 when
+ * a signal cancelled collectors (the instance is stopping: Cloud Scheduler may retry elsewhere).
+ */
 export function httpStatusFor(report: ExecutionReport): number {
   const s = report.summary;
+  if ((s.cancelled ?? 0) > 0) return 503;
   if (s.failed === 0) return 200;
   return s.succeeded + s.scheduled + s.running > 0 ? 207 : 500;
 }

@@ -47,7 +47,8 @@ export interface CollectorResult {
   summary?: Record<string, unknown>;
 }
 
-export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped'] as const;
+/** `cancelled`: a signal stopped the process while the collector ran (another delivery may run it). */
+export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**

@@ -1,3 +1,4 @@
+import { networkCause, type NetworkCause, type NetworkErrorType } from '../dispatch/network-errors';
 import { isRetryableStatus } from '../dispatch/retry';
 import { SchedulerError, type ErrorCode, type SchedulerErrorOptions } from '../errors';
 import { redactUrl } from '../util/url';
@@ -41,10 +42,30 @@ export class UpstreamHttpError extends SchedulerError {
   }
 }
 
+/**
+ * An upstream API gave no HTTP answer, for a named cause: could not resolve host, connection refused,
+ * reset, timed out, certificate. Retryable unless the cause is one another attempt cannot fix.
+ */
+export class UpstreamNetworkError extends SchedulerError {
+  readonly errorType: NetworkErrorType;
+  readonly retryable: boolean;
+
+  constructor(method: string, url: string, cause: NetworkCause, original: unknown) {
+    // The cause first: a table or a log line cut to width still shows it.
+    super('UPSTREAM_UNREACHABLE', `${cause.description}: ${method} ${redactUrl(url)}`, {
+      cause: original,
+      details: { code: cause.code },
+    });
+    this.name = 'UpstreamNetworkError';
+    this.errorType = cause.type;
+    this.retryable = cause.retryable;
+  }
+}
+
 /** How a run error should be reported: retryable (5xx to the caller) or not. */
 export function isRetryableRunError(error: unknown): boolean {
   if (error instanceof PermanentError) return false;
-  if (error instanceof UpstreamHttpError) return error.retryable;
+  if (error instanceof UpstreamHttpError || error instanceof UpstreamNetworkError) return error.retryable;
   const code = (error as { code?: unknown } | null)?.code;
   if (
     code === 'CONFIG_INVALID' ||
@@ -53,6 +74,9 @@ export function isRetryableRunError(error: unknown): boolean {
     code === 'UPSTREAM_INVALID'
   )
     return false;
+  // A fetch failure a collector let through: a host that does not resolve will not resolve next time.
+  const network = networkCause(error);
+  if (network) return network.retryable;
   // Programming errors are not retried: they will fail the same way again.
   if (error instanceof TypeError && !/fetch failed|terminated/i.test(error.message)) return false;
   if (error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError)

@@ -1,4 +1,5 @@
-import { errorMessage, SchedulerError } from '../errors';
+import { networkCause } from '../dispatch/network-errors';
+import { errorMessage, isSchedulerError, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import type { TokenBroker } from '../token/types';
@@ -11,6 +12,7 @@ import { RawOutput } from './output';
 import type { DispatchPayload } from './payload';
 import { claimRunRecord } from './run-records';
 import { untilAborted } from '../util/abort';
+import { eitherSignal, isCancellation } from '../util/cancel';
 
 export interface CollectorRuntime {
   stores: { raw: ObjectStore; state: ObjectStore };
@@ -20,6 +22,11 @@ export interface CollectorRuntime {
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
   tokens: TokenBroker;
+  /**
+   * Aborted with a CancelledError when a signal stops the process (the run ends `cancelled`), or with
+   * another reason when its caller stopped waiting (it ends timed out).
+   */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -43,6 +50,8 @@ export async function runCollector(
   payload: CollectorRun,
   timeoutSeconds: number,
   runtime: CollectorRuntime,
+  /** Stops the run from outside (its group lease was lost); the run is failed with the reason. */
+  stop?: AbortSignal,
 ): Promise<CollectorRunOutcome> {
   const { clock } = runtime;
   const started = clock.now();
@@ -80,6 +89,9 @@ export async function runCollector(
       `${name} did not finish within its timeout of ${timeoutSeconds} s`,
     ),
   );
+  // The collector sees one signal: its timeout, the process stopping, or its caller's stop (a lost lease).
+  const stops = [runtime.shutdown, stop].filter((s): s is AbortSignal => s !== undefined);
+  const signal = stops.length > 0 ? eitherSignal(timeout.signal, ...stops) : timeout.signal;
   const output = new RawOutput(runtime.stores.raw.scope(collector.name), {
     collector: name,
     executionId: payload.executionId,
@@ -109,25 +121,48 @@ export async function runCollector(
       fetch: runtime.fetch,
       clock,
       log,
-      signal: timeout.signal,
+      signal,
       env: runtime.env,
       secrets: runtime.secrets,
       tokens: runtime.tokens,
     };
     log.info('collector run started');
-    const result = await untilAborted(collector.run(ctx), timeout.signal);
+    const result = await untilAborted(collector.run(ctx), signal);
     const manifest = await output.finish();
     record = { ...base, status: 'success', result, manifest };
   } catch (error) {
     if (error instanceof SkipRun) {
       record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
+    } else if (!timeout.signal.aborted && isCancellation(signal.reason)) {
+      record = {
+        ...base,
+        status: 'cancelled',
+        error: scrub(errorMessage(signal.reason)),
+        errorType: 'Cancelled',
+        // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
+    } else if (!timeout.signal.aborted && stop?.aborted && signal.reason === stop.reason) {
+      // Stopped from outside (its group lease was lost): the reason says why; a later delivery may redo it.
+      const reason = (stop.reason as { reason?: unknown } | null)?.reason;
+      record = {
+        ...base,
+        status: 'failed',
+        error: scrub(errorMessage(stop.reason)),
+        errorType: errorType(stop.reason),
+        ...(typeof reason === 'string' ? { reason } : {}),
+        retryable: true,
+        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+      };
     } else {
-      const timedOut = timeout.signal.aborted;
+      // Its timeout, or its caller stopping to wait (the scheduler's deadline): a timeout either way.
+      const timedOut = signal.aborted;
       const retryable = timedOut || isRetryableRunError(error);
       record = {
         ...base,
         status: 'failed',
-        error: scrub(errorMessage(timedOut ? timeout.signal.reason : error)),
+        error: scrub(errorMessage(timedOut ? signal.reason : error)),
         errorType: timedOut ? 'Timeout' : errorType(error),
         retryable,
         // What was written before the failure is still listed, so nothing is orphaned.
@@ -146,7 +181,8 @@ export async function runCollector(
     reason: record.reason,
   });
   await claim.finish(record);
-  return { record, httpStatus: record.status === 'failed' && record.retryable ? 503 : 200 };
+  const retry = (record.status === 'failed' || record.status === 'cancelled') && record.retryable;
+  return { record, httpStatus: retry ? 503 : 200 };
 }
 
 /**
@@ -193,8 +229,13 @@ export async function skipRun(
 }
 
 function errorType(error: unknown): string {
+  const declared = (error as { errorType?: unknown } | null)?.errorType;
+  if (typeof declared === 'string') return declared;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'UPSTREAM_HTTP') return 'HTTPError';
+  // A fetch failure a collector let through is named by its cause, like the upstream client's.
+  const network = isSchedulerError(error) ? null : networkCause(error);
+  if (network) return network.type;
   if (typeof code === 'string' && code.length > 0 && code === code.toUpperCase()) return code;
   return error instanceof Error ? error.name : 'Error';
 }

@@ -1,11 +1,13 @@
 import pRetry from 'p-retry';
 import type { RetryPolicy } from '../config/types';
 import { BodyTooLargeError, excerpt, readBounded } from '../dispatch/read-body';
-import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../dispatch/retry';
+import { networkCause } from '../dispatch/network-errors';
+import { backoffDelayMs, parseRetryAfter } from '../dispatch/retry';
+import { errorMessage } from '../errors';
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { redactUrl } from '../util/url';
-import { PermanentError, UpstreamHttpError } from './errors';
+import { PermanentError, UpstreamHttpError, UpstreamNetworkError } from './errors';
 
 /** How collectors retry upstream APIs unless they say otherwise. */
 export const UPSTREAM_RETRY: RetryPolicy = { attempts: 4, minBackoffSeconds: 1, maxBackoffSeconds: 30 };
@@ -59,13 +61,11 @@ export async function requestUpstream(
         });
       } catch (error) {
         if (deps.signal.aborted) throw deps.signal.reason;
-        const code = networkErrorCode(error);
-        const wrapped = new Error(
-          `${method} ${redactUrl(request.url)} failed: ${code ?? (error as Error).message}`,
-          { cause: error },
-        );
-        if (!code) throw new PermanentError(wrapped.message, { cause: error });
-        throw wrapped;
+        const cause = networkCause(error);
+        if (cause) throw new UpstreamNetworkError(method, request.url, cause, error);
+        throw new PermanentError(`${method} ${redactUrl(request.url)} failed: ${errorMessage(error)}`, {
+          cause: error,
+        });
       }
       let body: Buffer;
       try {
@@ -91,15 +91,9 @@ export async function requestUpstream(
       maxTimeout: 0,
       randomize: false,
       signal: deps.signal,
-      shouldRetry: ({ error }) =>
-        !(error instanceof PermanentError) && !(error instanceof UpstreamHttpError && !error.retryable),
+      shouldRetry: ({ error }) => worthRetrying(error),
       onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (
-          error instanceof PermanentError ||
-          (error instanceof UpstreamHttpError && !error.retryable) ||
-          retriesLeft === 0
-        )
-          return;
+        if (!worthRetrying(error) || retriesLeft === 0) return;
         const delayMs =
           (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
           backoffDelayMs(attemptNumber, policy, deps.random);
@@ -111,6 +105,12 @@ export async function requestUpstream(
       },
     },
   );
+}
+
+function worthRetrying(error: unknown): boolean {
+  if (error instanceof PermanentError) return false;
+  if (error instanceof UpstreamHttpError || error instanceof UpstreamNetworkError) return error.retryable;
+  return true;
 }
 
 /** GET a JSON document; a body that is not JSON is a permanent error naming the URL. */

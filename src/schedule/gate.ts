@@ -1,7 +1,7 @@
 import type { CollectorOutcome, DispatchOptions, DispatchTarget } from '../dispatch/types';
 import { errorMessage } from '../errors';
 import type { Services } from '../services';
-import { allowsOverlap, leaveBufferSlot, runLeaseName, stillRunning, takeBufferSlot } from './overlap';
+import { leaveBufferSlot, runLeaseName, stillRunning, takeBufferSlot } from './overlap';
 import type { AdmittedRun } from './run-plan';
 
 /**
@@ -15,23 +15,24 @@ type Deps = Pick<Services, 'clock' | 'leases' | 'stores'>;
 
 /**
  * HTTP mode's last look before a run is sent, in its lane: its jitter (not before the execution's start
- * plus its delay), its overlap policy against a run of the same collector still going in any instance
- * (skip it, or wait for it), and, for a backfill, whether it still fits before the deadline (a run is
- * not started when its timeout no longer fits; the next call of the backfill resumes it). The collector
- * route checks the overlap again when the run starts (overlap.ts): this look reports `still_running`
- * without a request, and is where a buffered run waits.
+ * plus its delay), a buffered overlap policy's wait for a run of the same collector still going in any
+ * instance, and, for a backfill, whether it still fits before the deadline (a run is not started when
+ * its timeout no longer fits; the next call of the backfill resumes it). `skip` and `allow` need no
+ * look here: the collector route takes the run's lease as it starts (overlap.ts) and skips it there.
+ * Undefined when no run needs any of this, so that a plain execution pays nothing.
  */
 export function dispatchGate(
   deps: Deps,
   runs: ReadonlyMap<DispatchTarget, AdmittedRun>,
   startMs: number,
   deadlineMs: number,
-): Gate {
+): Gate | undefined {
+  if (![...runs.values()].some(needsGate)) return undefined;
   const { clock } = deps;
   let backfillStarted = false;
   return async (target, signal) => {
     const run = runs.get(target);
-    if (!run) return null;
+    if (!run || !needsGate(run)) return null;
     const wait = startMs + run.delayMs - clock.now();
     if (wait > 0) {
       try {
@@ -62,6 +63,15 @@ export function dispatchGate(
   };
 }
 
+function policyOf(run: AdmittedRun) {
+  return run.overlap ?? run.collector.scheduling.overlap;
+}
+
+function needsGate(run: AdmittedRun): boolean {
+  const policy = policyOf(run);
+  return run.delayMs > 0 || run.kind === 'backfill' || policy === 'buffer_one' || policy === 'buffer_all';
+}
+
 /** null when the run may go; else why it was skipped (still running, past the deadline). */
 async function waitForTurn(
   deps: Deps,
@@ -70,8 +80,8 @@ async function waitForTurn(
 ): Promise<Partial<CollectorOutcome> | null> {
   const { clock, leases } = deps;
   const name = run.collector.name;
-  const policy = run.overlap ?? run.collector.scheduling.overlap;
-  if (allowsOverlap(policy)) return null;
+  const policy = policyOf(run);
+  if (policy !== 'buffer_one' && policy !== 'buffer_all') return null;
   let running = await leases.current(runLeaseName(name));
   if (!running) return null;
   const skip = (waiting: string) => {
@@ -83,7 +93,6 @@ async function waitForTurn(
       extra: why.details,
     };
   };
-  if (policy === 'skip') return skip('');
   const state = deps.stores.state;
   if (policy === 'buffer_one' && !(await takeBufferSlot(state, name, run.runId, clock.now())).taken) {
     return skip('; another run already waits (buffer_one)');

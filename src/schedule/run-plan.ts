@@ -82,7 +82,7 @@ export function skipped(
 
 /** Nothing reached the collector: not sent (deadline, auth), or the Cloud Task was not created. */
 export function neverStarted(o: CollectorOutcome): boolean {
-  return o.status === 'failed' && o.attempts === 0 && o.startMs === null;
+  return (o.status === 'failed' || o.status === 'cancelled') && o.attempts === 0 && o.startMs === null;
 }
 
 export interface BackfillAsk {

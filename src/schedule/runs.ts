@@ -21,7 +21,14 @@ import { jitterDelays } from './jitter';
 import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
 import { advanceWatermark, claimRun, isClaimed, readWatermark } from './run-claims';
 
-export { runIdFor, type AdmittedRun, type PlannedRun, type RunKind, type RunPlan } from './run-plan';
+export {
+  runIdFor,
+  type AdmittedRun,
+  type AdmittedRuns,
+  type PlannedRun,
+  type RunKind,
+  type RunPlan,
+} from './run-plan';
 
 /**
  * The runs of one execution, between selection and dispatch: which (collector, scheduled time) pairs

@@ -64,7 +64,8 @@ export function transientReason(error: unknown): { reason: string; ambiguous: bo
 export function timedOut(error: unknown): boolean {
   for (let e = error, depth = 0; e && depth < 3; depth++) {
     const { type, name } = e as { type?: unknown; name?: unknown };
-    if (type === 'request-timeout' || name === 'TimeoutError') return true;
+    // node-fetch (under the client) says 'request-timeout' for the headers, 'body-timeout' for the body.
+    if (type === 'request-timeout' || type === 'body-timeout' || name === 'TimeoutError') return true;
     const inner = e as { error?: unknown; cause?: unknown };
     e = inner.error ?? inner.cause;
   }

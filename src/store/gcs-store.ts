@@ -1,24 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
-import pRetry from 'p-retry';
+import { Storage, type Bucket, type FileMetadata } from '@google-cloud/storage';
 import { assertGoogleCredentials } from '../auth/credentials';
-import { backoffDelayMs } from '../dispatch/retry';
 import { SchedulerError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
-import {
-  bucketMissing,
-  headerOf,
-  isProgrammingError,
-  NotRetried,
-  ObjectChanged,
-  safeCause,
-  serverMessage,
-  statusOf,
-  TransientError,
-  transientReason,
-} from './gcs-errors';
+import { bucketMissing, headerOf, NotRetried, ObjectChanged, safeCause, statusOf } from './gcs-errors';
+import { retryingCall } from './gcs-retry';
+import { download, withTimeout } from './gcs-download';
 import { Spool, uploadStatus } from './gcs-upload';
 import type { StoreLocation } from './location';
 import {
@@ -49,8 +38,13 @@ export interface GcsStoreOptions {
   clock?: Clock;
   retry?: GcsRetryOptions;
   random?: () => number;
-  /** Per-request timeout (a resumable upload's chunk is one request). @default 60_000 */
+  /** Per-request timeout of uploads (a resumable upload's chunk is one request). @default 60_000 */
   requestTimeoutMs?: number;
+  /**
+   * A download with no answer or no new bytes for this long, or a metadata read, list page or delete
+   * not answered within it, is abandoned and retried (within the retry budget). @default 15_000
+   */
+  stallTimeoutMs?: number;
   /**
    * Streams go up in resumable chunks of this size (a multiple of 256 KiB); a failed one is sent again
    * from the byte the server confirmed. A stream or buffer no larger than one chunk is sent in one
@@ -79,6 +73,7 @@ interface Settings {
   chunkBytes: number;
   pageSize: number;
   timeoutMs: number;
+  stallMs: number;
 }
 
 /**
@@ -108,6 +103,7 @@ export async function openGcsStore(
     chunkBytes,
     pageSize: options.listPageSize ?? 1000,
     timeoutMs,
+    stallMs: options.stallTimeoutMs ?? 15_000,
   });
 }
 
@@ -165,14 +161,16 @@ export class GcsObjectStore implements ObjectStore {
   async get(key: string): Promise<StoredObject | null> {
     const name = this.objectName(key);
     return this.retrying('get', name, async () => {
+      const { clock, stallMs } = this.settings;
       try {
-        const read = await download(this.bucket.file(name));
+        const read = await download(this.bucket.file(name), clock, stallMs);
         if (read.generation !== undefined) return { data: read.data, generation: read.generation };
         // No x-goog-generation header (some emulators): read the metadata, then that generation.
-        const [meta] = await this.bucket.file(name).getMetadata();
+        const [meta] = await this.bounded('get', name, this.bucket.file(name).getMetadata());
         const generation = String(meta.generation);
         try {
-          return { data: (await download(this.bucket.file(name, { generation }))).data, generation };
+          const again = await download(this.bucket.file(name, { generation }), clock, stallMs);
+          return { data: again.data, generation };
         } catch (error) {
           if (statusOf(error) === 404 && !bucketMissing(error)) throw new ObjectChanged();
           throw error;
@@ -203,10 +201,15 @@ export class GcsObjectStore implements ObjectStore {
     }
     const uri = await this.retrying('put', name, async () => {
       try {
-        const [session] = await this.bucket.file(name).createResumableUpload({
-          metadata: { contentType: options.contentType ?? 'application/octet-stream' },
-          ...preconditionOpts(options.ifGenerationMatch),
-        });
+        const [session] = await withTimeout(
+          this.settings.clock,
+          this.settings.timeoutMs,
+          `Cloud Storage put ${this.uri(name)}`,
+          this.bucket.file(name).createResumableUpload({
+            metadata: { contentType: options.contentType ?? 'application/octet-stream' },
+            ...preconditionOpts(options.ifGenerationMatch),
+          }),
+        );
         return session;
       } catch (error) {
         if (statusOf(error) === 412) throw this.preconditionFailed(key, options.ifGenerationMatch, error);
@@ -232,12 +235,16 @@ export class GcsObjectStore implements ObjectStore {
     do {
       const token = pageToken;
       const [files, next] = await this.retrying('list', `${base}${prefix}*`, () =>
-        this.bucket.getFiles({
-          prefix: base + prefix,
-          autoPaginate: false,
-          maxResults: this.settings.pageSize,
-          ...(token !== undefined ? { pageToken: token } : {}),
-        }),
+        this.bounded(
+          'list',
+          `${base}${prefix}*`,
+          this.bucket.getFiles({
+            prefix: base + prefix,
+            autoPaginate: false,
+            maxResults: this.settings.pageSize,
+            ...(token !== undefined ? { pageToken: token } : {}),
+          }),
+        ),
       );
       for (const file of files) {
         const key = file.name.slice(base.length);
@@ -258,7 +265,11 @@ export class GcsObjectStore implements ObjectStore {
     const expected = options.ifGenerationMatch;
     return this.retrying('delete', name, async ({ ambiguous }) => {
       try {
-        await this.bucket.file(name).delete(expected !== undefined ? { ifGenerationMatch: expected } : {});
+        await this.bounded(
+          'delete',
+          name,
+          this.bucket.file(name).delete(expected !== undefined ? { ifGenerationMatch: expected } : {}),
+        );
         return true;
       } catch (error) {
         const status = statusOf(error);
@@ -282,13 +293,18 @@ export class GcsObjectStore implements ObjectStore {
     return this.retrying('put', name, async ({ ambiguous }) => {
       const file = this.bucket.file(name);
       try {
-        await file.save(data, {
-          resumable: false,
-          validation: 'crc32c',
-          ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-          ...(writeId !== undefined ? { metadata: { metadata: { [WRITE_ID]: writeId } } } : {}),
-          ...preconditionOpts(expected),
-        });
+        await withTimeout(
+          this.settings.clock,
+          this.settings.timeoutMs,
+          `Cloud Storage put ${this.uri(name)}`,
+          file.save(data, {
+            resumable: false,
+            validation: 'crc32c',
+            ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+            ...(writeId !== undefined ? { metadata: { metadata: { [WRITE_ID]: writeId } } } : {}),
+            ...preconditionOpts(expected),
+          }),
+        );
       } catch (error) {
         if (statusOf(error) !== 412) throw error;
         if (ambiguous && writeId !== undefined) {
@@ -304,7 +320,7 @@ export class GcsObjectStore implements ObjectStore {
   /** The generation of `name` if it is the object written with `writeId`, else null. */
   private async landedGeneration(name: string, writeId: string): Promise<string | null> {
     try {
-      const [meta] = await this.bucket.file(name).getMetadata();
+      const [meta] = await this.bounded('put', name, this.bucket.file(name).getMetadata());
       return meta.metadata?.[WRITE_ID] === writeId ? String(meta.generation) : null;
     } catch (error) {
       if (statusOf(error) === 404) return null;
@@ -376,112 +392,26 @@ export class GcsObjectStore implements ObjectStore {
     });
   }
 
-  /**
-   * Runs `attempt` with our policy: transient failures are retried after a full-jitter wait until
-   * the next wait would cross the time budget, then STORE_UNAVAILABLE; other failures map at once.
-   */
-  private async retrying<T>(
+  /** Runs `attempt` under the store's retry policy (gcs-retry.ts), naming this object in errors. */
+  private retrying<T>(
     operation: string,
     name: string,
     attempt: (context: { attempt: number; ambiguous: boolean }) => Promise<T>,
   ): Promise<T> {
-    const { clock, retry } = this.settings;
-    const policy = {
-      attempts: Infinity,
-      minBackoffSeconds: retry.minBackoffMs / 1000,
-      maxBackoffSeconds: retry.maxBackoffMs / 1000,
-    };
-    const started = clock.now();
-    let ambiguous = false;
-    let exhausted = false;
-    try {
-      return await pRetry(
-        async (n) => {
-          try {
-            return await attempt({ attempt: n, ambiguous });
-          } catch (error) {
-            const transient = transientReason(error);
-            if (transient === null) throw error;
-            ambiguous ||= transient.ambiguous;
-            throw new TransientError(transient.reason, error);
-          }
-        },
-        {
-          retries: Infinity,
-          minTimeout: 0,
-          maxTimeout: 0,
-          randomize: false,
-          shouldRetry: ({ error }) => error instanceof TransientError && !exhausted,
-          onFailedAttempt: async ({ error, attemptNumber }) => {
-            if (!(error instanceof TransientError)) return;
-            const delayMs = backoffDelayMs(attemptNumber, policy, this.settings.random);
-            if (clock.now() - started + delayMs > retry.budgetMs) {
-              exhausted = true;
-              error.attempts = attemptNumber;
-              return;
-            }
-            await clock.sleep(delayMs);
-          },
-        },
-      );
-    } catch (error) {
-      if (error instanceof NotRetried) throw error.original;
-      if (error instanceof TransientError) {
-        const seconds = ((clock.now() - started) / 1000).toFixed(1);
-        throw new SchedulerError(
-          'STORE_UNAVAILABLE',
-          `Cloud Storage ${operation} ${this.uri(name)} failed after ${error.attempts} attempts in ${seconds} s: ${error.message}`,
-          {
-            cause: safeCause(error.original),
-            details: { operation, object: this.uri(name), attempts: error.attempts },
-          },
-        );
-      }
-      throw this.permanentError(operation, name, error);
-    }
+    return retryingCall(
+      this.settings,
+      { operation, object: this.uri(name), bucket: this.bucket.name },
+      attempt,
+    );
   }
 
-  private permanentError(operation: string, name: string, error: unknown): unknown {
-    if (error instanceof SchedulerError) return error;
-    const status = statusOf(error);
-    const object = this.uri(name);
-    if (status === undefined) {
-      // A bug (TypeError and co.) stays what it is; anything else the client threw (a system error,
-      // a GaxiosError whose message holds a session URI) becomes a store error with a safe message.
-      if (isProgrammingError(error)) return error;
-      return new SchedulerError(
-        'STORE_UNAVAILABLE',
-        `Cloud Storage ${operation} ${object} failed: ${serverMessage(error) || 'unknown error'}`,
-        { cause: safeCause(error), details: { operation, object } },
-      );
-    }
-    const options = { cause: safeCause(error), details: { operation, object, status } };
-    const said = serverMessage(error);
-    if (status === 404 && (bucketMissing(error) || operation === 'put' || operation === 'list')) {
-      return new SchedulerError(
-        'STORE_NOT_FOUND',
-        `bucket ${this.bucket.name} does not exist (or you lack access): Cloud Storage ${operation} ${object}`,
-        options,
-      );
-    }
-    if (status === 401) {
-      return new SchedulerError(
-        'AUTH_NO_CREDENTIALS',
-        `Cloud Storage rejected the credentials (HTTP 401) on ${operation} ${object}: ${said}`,
-        options,
-      );
-    }
-    if (status === 403) {
-      return new SchedulerError(
-        'STORE_FORBIDDEN',
-        `permission denied (HTTP 403) on Cloud Storage ${operation} ${object}: ${said}. The service account needs roles/storage.objectAdmin on bucket ${this.bucket.name}`,
-        options,
-      );
-    }
-    return new SchedulerError(
-      'STORE_UNAVAILABLE',
-      `Cloud Storage ${operation} ${object} failed: HTTP ${status} ${said}`,
-      options,
+  /** A small JSON API call, abandoned (and so retried) when not answered within `stallTimeoutMs`. */
+  private bounded<T>(operation: string, name: string, work: Promise<T>): Promise<T> {
+    return withTimeout(
+      this.settings.clock,
+      this.settings.stallMs,
+      `Cloud Storage ${operation} ${this.uri(name)}`,
+      work,
     );
   }
 
@@ -505,22 +435,6 @@ export class GcsObjectStore implements ObjectStore {
   private uri(name: string): string {
     return `gs://${this.bucket.name}/${name}`;
   }
-}
-
-/** Downloads an object whole, with the generation the server answered in `x-goog-generation`. */
-function download(file: File): Promise<{ data: Buffer; generation: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let generation: string | undefined;
-    file
-      .createReadStream({ validation: 'crc32c' })
-      .on('response', (response: { headers?: unknown }) => {
-        generation = headerOf(response.headers, 'x-goog-generation');
-      })
-      .on('data', (chunk: Buffer) => chunks.push(chunk))
-      .on('error', reject)
-      .on('end', () => resolve({ data: Buffer.concat(chunks), generation }));
-  });
 }
 
 function preconditionOpts(expected: Generation | undefined): {

@@ -92,7 +92,7 @@ export function createTokenBroker(deps: TokenBrokerDeps): TokenBroker {
       if (awaited !== null) throwIfLoginFailedSince(account, stored, waitStarted);
       // The token is read on every poll; the lease (a second read) at the start, every few polls (its
       // holder may have given up without a token) and whenever its last known expiry has passed.
-      if (awaited === null || poll % LEASE_LOOK_EVERY === 0 || clock.now() >= awaited.expiresAt) {
+      if (awaited === null || poll % LEASE_LOOK_EVERY === 0 || clock.now() >= leases.takeoverAt(awaited)) {
         const lease = await leases.tryAcquire(loginLeaseName(account), holder(), settings.loginLeaseTtlMs);
         if (lease.acquired) return loginUnderLease(account, login, lease.lease, signal);
         if (awaited?.holder !== lease.holder.holder) {
@@ -121,8 +121,9 @@ export function createTokenBroker(deps: TokenBrokerDeps): TokenBroker {
         },
         settings,
       );
-      // Never sleep past the holder's expiry: a dead holder's lease is taken over as soon as it lapses.
-      await clock.sleep(Math.min(delay, Math.max(0, awaited.expiresAt - now) + 1, left), signal);
+      // Never sleep past the time the holder's lease may be taken over: a dead holder's lease is taken
+      // over as soon as it lapses (with the margin for clock skew).
+      await clock.sleep(Math.min(delay, Math.max(0, leases.takeoverAt(awaited) - now) + 1, left), signal);
     }
   };
 

@@ -5,11 +5,13 @@ import { createNodeTransport, type HttpTransport } from '../../src/dispatch/tran
 import type { DispatchTarget } from '../../src/dispatch/types';
 import { envSecretSource } from '../../src/secrets/env-source';
 import { SecretManagerSource } from '../../src/secrets/secret-manager';
+import { ID_TOKEN_FETCH_TIMEOUT_MS } from '../../src/auth/google-id-token';
 import { FakeClock } from '../support/fake-clock';
 import { json, startServer, type TestServer } from '../support/http';
 import { decodeIdToken } from '../support/id-tokens';
 import { startMetadataServer, useMetadataServer, type MetadataServer } from '../support/metadata-server';
 import { startSecretManagerServer, type SecretManagerServer } from '../support/secret-manager-server';
+import { until } from '../support/wait';
 
 // End to end: the real HttpDispatcher calls a loopback collector with the headers each provider makes,
 // and the collector checks them the way Cloud Run / Cloud Functions would.
@@ -18,7 +20,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-function target(name: string, url: string): DispatchTarget {
+function target(name: string, url: string, attempts = 1): DispatchTarget {
   return {
     name,
     url,
@@ -29,7 +31,7 @@ function target(name: string, url: string): DispatchTarget {
       attempt: 1,
     },
     timeoutMs: 60_000,
-    retry: { attempts: 1, minBackoffSeconds: 1, maxBackoffSeconds: 1 },
+    retry: { attempts, minBackoffSeconds: 1, maxBackoffSeconds: 1 },
     group: null,
     groupWaitMs: 0,
     queue: null,
@@ -115,16 +117,73 @@ describe('google-id-token: collectors receive an ID token for their own URL', ()
     );
 
     const [outcome] = await dispatcher(clock, auth).dispatch(
-      [target('dvf', `${collector.url}/collectors/dvf`)],
+      [target('dvf', `${collector.url}/collectors/dvf`, 3)],
       {
         signal: new AbortController().signal,
       },
     );
 
-    expect(outcome).toMatchObject({ status: 'failed', errorType: 'AuthError' });
+    // Another attempt would get the same unusable answer: not retried.
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'AuthError', attempts: 1 });
     expect(outcome!.error).toMatch(/^the metadata server answered an ID token that expired at /);
     expect(collector.requests).toHaveLength(0);
     for (const token of metadata.issued) expect(JSON.stringify(outcome)).not.toContain(token);
+  });
+});
+
+describe('google-id-token: a metadata server that fails to mint a token is retried like a network error', () => {
+  let metadata: MetadataServer;
+  let clock: FakeClock;
+
+  beforeEach(async () => {
+    clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    metadata = await startMetadataServer({ now: () => clock.now() });
+    closers.push(() => metadata.close());
+    closers.push(useMetadataServer(metadata));
+  });
+
+  const provider = () =>
+    createHeaderProvider({ type: 'google-id-token' }, { env: {}, secrets: envSecretSource({}), clock });
+
+  it('a 500 (which gcp-metadata retried 3 times itself): backoff, then a token and one call', async () => {
+    metadata.fault('error-500', 4);
+    const collector = await serve((_req, res) => json(res, 200, { ok: true }));
+    const pending = dispatcher(clock, provider()).dispatch(
+      [target('dvf', `${collector.url}/collectors/dvf`, 3)],
+      {
+        signal: new AbortController().signal,
+      },
+    );
+    await until(() => clock.sleeps.length === 1, 'the backoff after the failed mint');
+    clock.advance(clock.sleeps[0]!);
+    const [outcome] = await pending;
+
+    expect(outcome).toMatchObject({ status: 'success', attempts: 2 });
+    expect(clock.sleeps).toEqual([500]);
+    expect(metadata.identityRequests()).toHaveLength(5);
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('no answer within the fetch timeout: backoff, then a token and one call', async () => {
+    metadata.fault('slow', 1);
+    const collector = await serve((_req, res) => json(res, 200, { ok: true }));
+    const pending = dispatcher(clock, provider()).dispatch(
+      [target('dvf', `${collector.url}/collectors/dvf`, 3)],
+      {
+        signal: new AbortController().signal,
+      },
+    );
+    await metadata.waitForRequests(1);
+    clock.advance(ID_TOKEN_FETCH_TIMEOUT_MS);
+    await until(() => clock.sleeps.length === 1, 'the backoff after the timed-out mint');
+    clock.advance(clock.sleeps[0]!);
+    const [outcome] = await pending;
+
+    expect(outcome).toMatchObject({ status: 'success', attempts: 2 });
+    expect(collector.requests).toHaveLength(1);
+    expect(decodeIdToken(collector.requests[0]!.headers.authorization)?.aud).toBe(
+      `${collector.url}/collectors/dvf`,
+    );
   });
 });
 

@@ -3,6 +3,8 @@ import {
   ID_TOKEN_FETCH_TIMEOUT_MS,
   ID_TOKEN_REFRESH_MARGIN_MS,
 } from '../../src/auth/google-id-token';
+import { gcpMetadata } from 'google-auth-library';
+import { isRetryableAuthError } from '../../src/auth/types';
 import { FakeClock } from '../support/fake-clock';
 import { decodeIdToken } from '../support/id-tokens';
 import { startMetadataServer, useMetadataServer, type MetadataServer } from '../support/metadata-server';
@@ -139,11 +141,12 @@ describe('unusable answers from the metadata server', () => {
     });
   }
 
-  it('a 500 (after the library retried it): AUTH_ID_TOKEN_UNAVAILABLE with the status', async () => {
+  it('a 500 (after the library retried it): AUTH_ID_TOKEN_UNAVAILABLE with the status, worth retrying', async () => {
     server.fault('error-500');
     const error = await rejection(provider().headersFor('https://collector.example/run'));
 
     expect(error.code).toBe('AUTH_ID_TOKEN_UNAVAILABLE');
+    expect(isRetryableAuthError(error)).toBe(true);
     expect(error.message).toMatch(
       /^could not get an ID token for audience https:\/\/collector\.example\/run from the metadata server: .*internal error/,
     );
@@ -166,6 +169,30 @@ describe('unusable answers from the metadata server', () => {
     const headers = await p.headersFor('https://collector.example/run');
     expect(decodeIdToken(headers.authorization)?.aud).toBe('https://collector.example/run');
     expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('a credentials lookup that failed', () => {
+  it('is not kept: once the metadata server answers its probe, the next call gets a token', async () => {
+    restoreEnv();
+    restoreEnv = useMetadataServer(server, 'unset');
+    // Another test of this file may have probed already; gcp-metadata keeps that for the process.
+    gcpMetadata.resetIsAvailableCache();
+    // gaxios retries a probe's 5xx itself: every one of those tries fails.
+    server.failProbes(Number.POSITIVE_INFINITY);
+    const p = provider();
+    const first = await rejection(p.headersFor('https://collector.example/run'));
+    expect(first.code).toBe('AUTH_NO_CREDENTIALS');
+    const probes = server.requests.length;
+    expect(probes).toBeGreaterThan(0);
+
+    server.failProbes(0);
+    const headers = await p.headersFor('https://collector.example/run');
+    expect(decodeIdToken(headers.authorization)?.aud).toBe('https://collector.example/run');
+    expect(server.requests.slice(probes).map((r) => r.path.split('?')[0])).toEqual([
+      '/computeMetadata/v1/instance',
+      '/computeMetadata/v1/instance/service-accounts/default/identity',
+    ]);
   });
 });
 

@@ -6,6 +6,7 @@ import { main, type CliIO } from '../../src/cli/main';
 import { collectorServer } from '../support/collector-servers';
 import { FakeClock } from '../support/fake-clock';
 import type { TestServer } from '../support/http';
+import { refusedUrl, UNRESOLVABLE_HOST } from '../support/network-failures';
 import { STORE_KINDS, storeFixture } from '../support/stores';
 import { tempDirs } from '../support/temp';
 import { startGeoUpstream } from '../support/upstreams/geo';
@@ -131,6 +132,19 @@ ${extra}`,
       expect(stderr).toMatch(message);
     });
 
+    it('shows the cause of a failure in the table, not the embedded collector route', async () => {
+      const { config } = setup(
+        `  insee-contours: { options: { departements: ['75'], base_url: "${await refusedUrl()}" } }\n`,
+      );
+      const { code, stdout } = await cli(['run', '--config', config, '--collectors', 'insee-contours']);
+      expect(code).toBe(1);
+      // The report keeps the whole story; the table row shows the part a reader acts on.
+      expect(stdout).toMatch(
+        /^insee-contours\s+failed\s+503\s+2\s+\d+\.\d\d s\s+ConnectionRefusedError: connection refused \(ECONNREFUSED\): GET http:/m,
+      );
+      expect(stdout).not.toMatch(/collectors\/insee-contours answ/);
+    });
+
     it('exits 2 naming the file and line of a config error', async () => {
       const { config } = setup('  typo: { shedule: "0 1 * * *" }\n');
       const { code, stderr } = await cli(['run', '--config', config]);
@@ -176,6 +190,17 @@ ${extra}`,
           code: 1,
         },
       );
+      // A host that does not resolve is named as such, tried once, and the table says so.
+      const insee = `  insee-contours: { options: { departements: ['75'], base_url: "http://${UNRESOLVABLE_HOST}" } }\n`;
+      const unresolved = setup(insee);
+      const failed = await run(process.execPath, [bin, 'run', '--collectors', 'insee-contours'], {
+        env: { ...process.env, SCHEDULER_CONFIG: unresolved.config },
+      }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+      expect(failed).toMatchObject({ code: 1 });
+      expect(failed.stdout).toMatch(
+        /^insee-contours\s+failed\s+200\s+1\s+\S+ s\s+NameResolutionError: could not resolve host x{20}/m,
+      );
+      expect(failed.stderr).not.toMatch(/upstream call failed, retrying/);
       const help = await run(process.execPath, [bin, '--help'], { env });
       expect(help.stdout).toMatch(/Usage: scheduler \[options\] \[command\]/);
       expect(help.stdout).toMatch(/run \[options\]/);

@@ -71,6 +71,10 @@ describe('the XMP outage scenario over a simulated day', () => {
       const services = await testServices(config(up.baseUrl, grouped), temp.make('xmp-outage'), {
         clock,
         env: { XMP_USERNAME: USERNAME, XMP_PASSWORD: PASSWORD },
+        // The fake clock jumps a whole rate-limit wait (up to a minute) at once, with no I/O in between,
+        // as a frozen process would: a group lease renewed every 20 s would be given up as lost. A real
+        // minute lets renewals land; a lease longer than any one wait models that.
+        leaseTtlMs: 10 * 60_000,
       });
       const reports: ExecutionReport[] = [];
       try {

@@ -6,6 +6,7 @@ import type { CollectorOutcome, DispatchTarget, ProgressEvent } from '../../src/
 import { collectorServer, type Behaviour } from '../support/collector-servers';
 import { FakeClock } from '../support/fake-clock';
 import { startServer, json, type TestServer } from '../support/http';
+import { selfSignedServer, UNRESOLVABLE_HOST } from '../support/network-failures';
 import { until } from '../support/wait';
 
 const servers: TestServer[] = [];
@@ -153,17 +154,19 @@ describe('HTTP dispatch of one collector', () => {
     expect(s.requests).toHaveLength(1);
   });
 
-  it('retries a connection reset, and fails with ConnectionError when it persists', async () => {
+  it('retries a connection reset, and fails with ConnectionResetError when it persists', async () => {
     const clock = new FakeClock();
     const s = await serve({ kind: 'reset' });
     const outcome = await one(clock, target('dvf', s.url));
     expect(outcome).toMatchObject({
       status: 'failed',
-      errorType: 'ConnectionError',
+      errorType: 'ConnectionResetError',
       attempts: 3,
       httpStatus: null,
     });
-    expect(outcome.error).toMatch(/ECONNRESET|UND_ERR_SOCKET/);
+    expect(outcome.error).toMatch(
+      /^connection reset \(ECONNRESET\): POST http:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+    );
   });
 
   it('recovers from one reset', async () => {
@@ -179,8 +182,34 @@ describe('HTTP dispatch of one collector', () => {
     await s.close();
     servers.splice(servers.indexOf(s), 1);
     const outcome = await one(clock, target('dvf', url));
-    expect(outcome).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
-    expect(outcome.error).toMatch(/ECONNREFUSED/);
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'ConnectionRefusedError', attempts: 3 });
+    expect(outcome.error).toMatch(
+      /^connection refused \(ECONNREFUSED\): POST http:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+    );
+  });
+
+  it('does not retry a host that does not resolve, and says so', async () => {
+    const clock = new FakeClock();
+    const outcome = await one(clock, target('dvf', `http://${UNRESOLVABLE_HOST}`));
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'NameResolutionError', attempts: 1 });
+    expect(outcome.error).toBe(
+      `could not resolve host ${UNRESOLVABLE_HOST} (ENOTFOUND): POST http://${UNRESOLVABLE_HOST}/collectors/dvf`,
+    );
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('does not retry a certificate it cannot trust', async () => {
+    const clock = new FakeClock();
+    const tls = await selfSignedServer();
+    try {
+      const outcome = await one(clock, target('dvf', tls.url));
+      expect(outcome).toMatchObject({ status: 'failed', errorType: 'SSLError', attempts: 1 });
+      expect(outcome.error).toMatch(
+        /^TLS failed: self[- ]signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\): POST https:\/\/127\.0\.0\.1:\d+\/collectors\/dvf$/,
+      );
+    } finally {
+      await tls.close();
+    }
   });
 
   it('reports a 200 that is HTML as an invalid response, without retrying', async () => {
@@ -315,7 +344,11 @@ describe('HTTP fan-out', () => {
     expect(outcomes['ok']).toMatchObject({ status: 'success', result: { records: 1 } });
     expect(outcomes['slow']).toMatchObject({ status: 'success' });
     expect(outcomes['hang']).toMatchObject({ status: 'failed', errorType: 'Timeout' });
-    expect(outcomes['reset']).toMatchObject({ status: 'failed', errorType: 'ConnectionError', attempts: 3 });
+    expect(outcomes['reset']).toMatchObject({
+      status: 'failed',
+      errorType: 'ConnectionResetError',
+      attempts: 3,
+    });
     expect(outcomes['html']).toMatchObject({ status: 'failed', errorType: 'InvalidResponse' });
     expect(outcomes['fail']).toMatchObject({ status: 'failed', errorType: 'HTTPError', attempts: 3 });
   });
@@ -404,14 +437,87 @@ describe('HTTP fan-out', () => {
 
   it('stops retrying when the deadline falls during a backoff wait', async () => {
     const clock = new FakeClock('2026-11-22T14:00:00Z', false);
-    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '100' } });
-    const deadlineTimer = timeoutSignal(clock, 30_000, new Error('execution deadline of 30 s reached'));
+    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '20' } });
+    // Without deadlineAtMs the dispatcher cannot see the deadline coming: the signal cuts the wait.
+    const deadlineTimer = timeoutSignal(clock, 10_000, new Error('execution deadline of 10 s reached'));
     const pending = dispatcher(clock).dispatch([target('dvf', s.url)], { signal: deadlineTimer.signal });
     await s.waitForRequests(1);
     await until(() => clock.sleeps.length > 0);
-    clock.advance(30_000);
+    clock.advance(10_000);
     const [outcome] = await pending;
     expect(outcome).toMatchObject({ status: 'failed', errorType: 'Timeout', attempts: 1 });
     expect(s.requests).toHaveLength(1);
+  });
+
+  it('gives the slot back during a wait: at concurrency 1, a collector told to come back later lets the others run', async () => {
+    const clock = new FakeClock('2026-11-22T14:00:00Z', false);
+    const limited = await serve(
+      { kind: 'status', status: 429, headers: { 'retry-after': '20' } },
+      { kind: 'ok' },
+    );
+    const healthy = await serve({ kind: 'ok', result: { records: 5 } });
+    const finished: string[] = [];
+    const pending = dispatcher(clock, { maxConcurrent: 1 }).dispatch(
+      [target('limited', limited.url), target('healthy', healthy.url)],
+      { signal: deadline(), onProgress: (e) => e.type === 'finish' && finished.push(e.outcome.name) },
+    );
+    // The healthy collector runs while the limited one waits out its Retry-After: no time passes.
+    await until(() => finished.includes('healthy'), 'the healthy collector finished');
+    expect(finished).toEqual(['healthy']);
+    expect(clock.sleeps).toEqual([20_000]);
+    clock.advance(20_000);
+    const outcomes = Object.fromEntries((await pending).map((o) => [o.name, o]));
+    expect(outcomes['healthy']).toMatchObject({ status: 'success', attempts: 1, result: { records: 5 } });
+    expect(outcomes['limited']).toMatchObject({ status: 'success', attempts: 2 });
+  });
+
+  it('ends at once, failed with its status and the wait it asked for, when Retry-After exceeds retry.max_backoff_seconds', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    const [outcome] = await dispatcher(clock).dispatch([target('sirene', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 500_000,
+    });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      httpStatus: 429,
+      errorType: 'HTTPError',
+      attempts: 1,
+      extra: { retry_after_seconds: 3600 },
+    });
+    expect(outcome!.error).toMatch(
+      /answered 429: .*; asked to retry after 3600 s \(Retry-After\), longer than retry\.max_backoff_seconds \(30 s\); not retried$/,
+    );
+    expect(clock.sleeps).toEqual([]);
+    expect(outcome!.endMs).toBe(outcome!.startMs);
+  });
+
+  it('does not wait for a Retry-After that ends past the execution deadline', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 503, headers: { 'retry-after': '25' } });
+    const [outcome] = await dispatcher(clock).dispatch([target('plu', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 20_000,
+    });
+    expect(outcome).toMatchObject({ status: 'failed', httpStatus: 503, attempts: 1, errorType: 'HTTPError' });
+    expect(outcome!.error).toMatch(
+      /; asked to retry after 25 s \(Retry-After\), with 20 s left before the execution deadline; not retried$/,
+    );
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('does not begin a backoff that ends past the execution deadline', async () => {
+    const clock = new FakeClock();
+    const s = await serve({ kind: 'status', status: 502 });
+    // random 0.5: waits of 0.5 s, then 1 s; only 0.9 s are left after the first wait.
+    const [outcome] = await dispatcher(clock).dispatch([target('dvf', s.url)], {
+      signal: deadline(),
+      deadlineAtMs: clock.now() + 1_400,
+    });
+    expect(outcome).toMatchObject({ status: 'failed', httpStatus: 502, attempts: 2, errorType: 'HTTPError' });
+    expect(outcome!.error).toMatch(
+      /; no time for another attempt \(0\.9 s left before the execution deadline\)$/,
+    );
+    expect(clock.sleeps).toEqual([500]);
   });
 });

@@ -24,6 +24,7 @@ export function functionSuite(kind: StoreKind): void {
   let failing: TestServer;
   let throttled: TestServer;
   let hanging: TestServer;
+  let limited: TestServer;
 
   beforeAll(async () => {
     await storage.setup();
@@ -38,7 +39,8 @@ export function functionSuite(kind: StoreKind): void {
       { kind: 'ok' },
     );
     hanging = await collectorServer({ kind: 'hang' });
-    servers.push(ok, failing, throttled, hanging);
+    limited = await collectorServer({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    servers.push(ok, failing, throttled, hanging, limited);
   });
 
   afterAll(async () => {
@@ -62,6 +64,7 @@ collectors:
   failing: { url: "${failing.url}/run", schedule: "0 2 * * *" }
   throttled: { url: "${throttled.url}/run", schedule: "0 14 * * *" }
   hanging: { url: "${hanging.url}/run", enabled: false, timeout_seconds: 0.2 }
+  limited: { url: "${limited.url}/run", enabled: false }
   insee-contours: { url: "${ok.url}/insee", schedule: "0 3 1 1 *" }
 `,
     );
@@ -140,6 +143,22 @@ collectors:
         attempts: 1,
       });
       expect(res.body.collectors.hanging.error).toMatch(/no answer within timeout_seconds \(0\.2 s\)/);
+    });
+
+    it('does not wait for a Retry-After longer than retry.max_backoff_seconds: fails at once with the 429', async () => {
+      const res = await request(server())
+        .post('/run')
+        .send({ collectors: ['limited', 'ok'] });
+      expect(res.status).toBe(207);
+      expect(res.body.collectors.limited).toMatchObject({
+        status: 'failed',
+        http_status: 429,
+        error_type: 'HTTPError',
+        attempts: 1,
+        retry_after_seconds: 3600,
+      });
+      expect(res.body.collectors.limited.error).toMatch(/asked to retry after 3600 s \(Retry-After\)/);
+      expect(res.body.collectors.ok).toMatchObject({ status: 'success' });
     });
 
     it.each([

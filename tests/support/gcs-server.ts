@@ -12,12 +12,18 @@ import { CRC32C } from '@google-cloud/storage';
  * Faults can be injected per request and every request is logged.
  */
 
-/** What a faulted request gets instead of (or, with `afterApply`, after) its normal handling. */
+/**
+ * What a faulted request gets instead of (or, with `afterApply`, after) its normal handling.
+ * `stallAfterHeaders`: the normal answer's status and headers (Content-Length included), the first
+ * `bytes` of its body (default none), then nothing more until the client gives up: a server or a
+ * network path that hangs mid-response.
+ */
 export type Fault =
   | 'reset'
   | { reset: true; afterApply?: boolean }
   | { status: number; afterApply?: boolean; message?: string }
-  | { delayMs: number };
+  | { delayMs: number }
+  | { stallAfterHeaders: true; bytes?: number };
 
 /** Which requests a fault applies to; every field given must match. */
 export interface FaultFilter {
@@ -228,7 +234,16 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
         return;
       }
     }
-    const before = fault !== null && typeof fault !== 'string' && !('delayMs' in fault) && !fault.afterApply;
+    if (fault && typeof fault === 'object' && 'stallAfterHeaders' in fault) {
+      stall(req, res, handle(route, req, url, body), fault.bytes ?? 0, record);
+      return;
+    }
+    const before =
+      fault !== null &&
+      typeof fault !== 'string' &&
+      !('delayMs' in fault) &&
+      !('stallAfterHeaders' in fault) &&
+      !fault.afterApply;
     if (fault === 'reset' || (before && 'reset' in fault)) {
       record.status = 'reset';
       req.socket.destroy();
@@ -647,6 +662,30 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {
+  const { body, headers } = encode(reply);
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}
+
+/** Sends the reply's head and first `bytes` of body, then holds the connection until the client closes it. */
+function stall(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  reply: Reply,
+  bytes: number,
+  record: GcsRequest,
+): void {
+  const { body, headers } = encode(reply);
+  res.writeHead(reply.status, headers);
+  res.flushHeaders();
+  if (bytes > 0) res.write(body.subarray(0, Math.min(bytes, body.length - 1)));
+  record.status = reply.status;
+  req.socket.once('close', () => {
+    record.status = 'client-closed';
+  });
+}
+
+function encode(reply: Reply): { body: Buffer; headers: Record<string, string> } {
   const body =
     reply.body === undefined
       ? Buffer.alloc(0)
@@ -662,8 +701,7 @@ function send(res: http.ServerResponse, reply: Reply): void {
     ...reply.headers,
     'content-length': String(body.length),
   };
-  res.writeHead(reply.status, headers);
-  res.end(body);
+  return { body, headers };
 }
 
 /** Splits a `multipart/related` upload into its JSON metadata part and its media part. */

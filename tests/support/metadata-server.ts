@@ -36,6 +36,11 @@ export interface MetadataServer {
   issued: string[];
   /** The next `count` identity requests (all of them when left out) answer `fault`. */
   fault(fault: MetadataFault, count?: number): void;
+  /**
+   * The next `count` probes of `/computeMetadata/v1/instance` (how google-auth-library detects Google
+   * Cloud when METADATA_SERVER_DETECTION is unset) answer 503, as a metadata server still starting.
+   */
+  failProbes(count: number): void;
   /** Answers the identity requests held by the `slow` fault (with a good token). */
   releaseSlow(): void;
   waitForRequests(count: number): Promise<void>;
@@ -56,6 +61,7 @@ export async function startMetadataServer(options: MetadataServerOptions = {}): 
   const issued: string[] = [];
   const faults: { fault: MetadataFault; remaining: number }[] = [];
   const held: (() => void)[] = [];
+  let failingProbes = 0;
 
   const reply = (res: http.ServerResponse, status: number, text: string) => {
     res.writeHead(status, { 'metadata-flavor': 'Google', 'content-type': 'application/text' });
@@ -83,6 +89,10 @@ export async function startMetadataServer(options: MetadataServerOptions = {}): 
     switch (url.pathname) {
       case '/computeMetadata/v1/instance':
       case '/computeMetadata/v1/instance/':
+        if (failingProbes > 0) {
+          failingProbes--;
+          return reply(res, 503, 'metadata server not ready');
+        }
         return reply(res, 200, 'attributes/\nhostname\nid\nservice-accounts/\nzone\n');
       case '/computeMetadata/v1/project/project-id':
         return reply(res, 200, options.projectId ?? 'test-project');
@@ -121,6 +131,9 @@ export async function startMetadataServer(options: MetadataServerOptions = {}): 
       server.requests.filter((r) => r.path.startsWith(IDENTITY_PATH)).map((r) => identityOf(r.path)),
     issued,
     fault: (fault, count = Number.POSITIVE_INFINITY) => faults.push({ fault, remaining: count }),
+    failProbes: (count) => {
+      failingProbes = count;
+    },
     releaseSlow: () => held.splice(0).forEach((answer) => answer()),
     waitForRequests: server.waitForRequests,
     close: server.close,
