@@ -153,6 +153,7 @@ export async function execute(
         ...outcomes.flatMap((o) =>
           typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
         ),
+        ...admitted.warnings,
         ...(cancelled ? [errorMessage(stoppedBy)] : []),
         ...(giveBack ? ['nothing was dispatched: the tick was given back, so a retry runs it'] : []),
       ],

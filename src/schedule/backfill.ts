@@ -133,7 +133,7 @@ export async function planBackfillRuns(
     done_before: decided.length,
     remaining: runs.length,
   };
-  return { runs: spaced(runs, mode, services.config), decided, backfill: info };
+  return { runs: spaced(runs, mode, services.config), decided, backfill: info, warnings: [] };
 }
 
 /** Holds the backfill's lease for the execution and re-reads its progress under it. */
@@ -161,6 +161,7 @@ export async function admitBackfill(
       })),
       decided: [...plan.decided, ...decided],
       backfill: { ...info, done_before: info.times - runs.length },
+      warnings: plan.warnings,
       done: () => lease.lease.release(),
     };
   } catch (error) {

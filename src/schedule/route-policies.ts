@@ -5,15 +5,22 @@ import { skipRun, type CollectorRunOutcome, type CollectorRuntime } from '../run
 import type { Services } from '../services';
 import { countRunForPause } from './failure-pause';
 import { describePause, PauseStore, type PauseRecord } from './pause';
+import { advisory } from './runs';
 
 /** What the collector route asks of the scheduling policies before and after a run. */
 
-/** The pause holding a collector back, if any. */
+/** The pause holding a collector back, if any; none when the state store cannot say (logged). */
 export function pauseOfCollector(
-  services: Pick<Services, 'stores' | 'clock'>,
+  services: Pick<Services, 'stores' | 'clock' | 'logger'>,
   collector: Pick<CollectorConfig, 'name' | 'group'>,
 ): Promise<PauseRecord | null> {
-  return new PauseStore(services.stores.state, () => services.clock.now()).pauseOf(collector);
+  return advisory(
+    services,
+    () => new PauseStore(services.stores.state, () => services.clock.now()).pauseOf(collector),
+    null,
+    (why) => `pause of ${collector.name} not read (${why}): it runs`,
+    [],
+  );
 }
 
 /** A delivery of a paused collector: recorded as skipped (reason paused, with the note), not retried. */

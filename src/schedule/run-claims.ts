@@ -22,6 +22,13 @@ export interface RunClaim {
   /** tick or catchup. */
   kind: string;
   claimedAt: string;
+  /**
+   * Past this, a claim whose execution wrote no report is dead (its instance was killed before it
+   * settled): the next tick takes the time over. Its claim time plus the deadline and report budget.
+   */
+  deadAfter: string;
+  /** The dead execution this claim took over from. */
+  takenOverFrom?: string;
 }
 
 export interface Watermark {
@@ -42,33 +49,60 @@ function watermarkKey(collector: string): string {
 export type ClaimResult =
   { claimed: true; release(): Promise<void> } | { claimed: false; holder: RunClaim | null };
 
-/** Claims one scheduled run; `claimed: false` names the execution that claimed it first. */
-export async function claimRun(state: ObjectStore, claim: RunClaim): Promise<ClaimResult> {
+/**
+ * Claims one scheduled run; `claimed: false` names the execution that claimed it first. A claim past
+ * its `deadAfter` whose execution `isDead` (no report: its instance was killed) is taken over by
+ * compare-and-swap, as tick claims are: of two instances taking it over, one wins.
+ */
+export async function claimRun(
+  state: ObjectStore,
+  claim: RunClaim,
+  isDead: (holder: RunClaim) => Promise<boolean> = async () => false,
+): Promise<ClaimResult> {
   const key = claimKey(claim.collector, Date.parse(claim.scheduledTime));
+  const held = (generation: string): ClaimResult => ({
+    claimed: true,
+    release: async () => {
+      await state.delete(key, { ifGenerationMatch: generation }).catch((error: unknown) => {
+        if (!isPreconditionFailed(error)) throw error;
+      });
+    },
+  });
   try {
-    const written = await putJson(state, key, claim, { ifGenerationMatch: 0 });
-    return {
-      claimed: true,
-      release: async () => {
-        await state.delete(key, { ifGenerationMatch: written.generation }).catch((error: unknown) => {
-          if (!isPreconditionFailed(error)) throw error;
-        });
-      },
-    };
+    return held((await putJson(state, key, claim, { ifGenerationMatch: 0 })).generation);
   } catch (error) {
     if (!isPreconditionFailed(error)) throw error;
   }
   const holder = await readJson<RunClaim>(state, key).catch(() => null);
+  if (
+    holder &&
+    Date.parse(holder.value.deadAfter) < Date.parse(claim.claimedAt) &&
+    (await isDead(holder.value))
+  ) {
+    try {
+      const next: RunClaim = { ...claim, takenOverFrom: holder.value.executionId };
+      return held((await putJson(state, key, next, { ifGenerationMatch: holder.generation })).generation);
+    } catch (error) {
+      if (!isPreconditionFailed(error)) throw error;
+      const winner = await readJson<RunClaim>(state, key).catch(() => null);
+      return { claimed: false, holder: winner?.value ?? null };
+    }
+  }
   return { claimed: false, holder: holder?.value ?? null };
 }
 
-/** Whether a scheduled time of a collector was claimed (ran, or is running). */
+/**
+ * Whether a scheduled time of a collector is claimed by a run that may still be alive (a claim past its
+ * `deadAfter` may belong to a killed instance: claimRun decides whether to take it over).
+ */
 export async function isClaimed(
   state: ObjectStore,
   collector: string,
   scheduledTimeMs: number,
+  nowMs: number,
 ): Promise<boolean> {
-  return (await state.get(claimKey(collector, scheduledTimeMs))) !== null;
+  const found = await readJson<RunClaim>(state, claimKey(collector, scheduledTimeMs));
+  return found !== null && !(Date.parse(found.value.deadAfter) < nowMs);
 }
 
 export async function readWatermark(state: ObjectStore, collector: string): Promise<number | null> {

@@ -33,6 +33,8 @@ export interface RunPlan {
   runs: PlannedRun[];
   decided: DecidedRun[];
   backfill: BackfillInfo | null;
+  /** What could not be looked at (the state store down): for the report. */
+  warnings: string[];
 }
 
 export interface AdmittedRun extends PlannedRun {
@@ -45,6 +47,7 @@ export interface AdmittedRuns {
   runs: AdmittedRun[];
   decided: DecidedRun[];
   backfill: BackfillInfo | null;
+  warnings: string[];
   /** Gives back what the execution holds (a backfill's lease); always called. */
   done(): Promise<void>;
 }

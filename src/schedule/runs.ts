@@ -1,7 +1,10 @@
 import type { CollectorConfig, DispatchMode } from '../config/types';
 import type { CollectorOutcome } from '../dispatch/types';
 import type { Selection, Trigger } from '../execution/trigger';
+import { errorMessage } from '../errors';
 import type { Services } from '../services';
+import { untilAborted } from '../util/abort';
+import { timeoutSignal } from '../util/clock';
 import { admitBackfill, planBackfillRuns, settleBackfill } from './backfill';
 import {
   neverStarted,
@@ -19,7 +22,8 @@ import { compileSchedule } from './cron';
 import { countRunForPause } from './failure-pause';
 import { jitterDelays } from './jitter';
 import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
-import { advanceWatermark, claimRun, isClaimed, readWatermark } from './run-claims';
+import { reportKey } from '../report/report-store';
+import { advanceWatermark, claimRun, isClaimed, readWatermark, type RunClaim } from './run-claims';
 
 export {
   runIdFor,
@@ -48,7 +52,18 @@ export async function planRuns(
   mode: DispatchMode,
 ): Promise<RunPlan> {
   const { config, clock } = services;
-  const pauses = await new PauseStore(services.stores.state, () => clock.now()).list();
+  const warnings: string[] = [];
+  // A backfill must know: it refuses a paused collector. Anything else runs on what can be read.
+  const pauses =
+    selection.kind === 'backfill'
+      ? await new PauseStore(services.stores.state, () => clock.now()).list()
+      : await advisory(
+          services,
+          () => new PauseStore(services.stores.state, () => clock.now()).list(),
+          [],
+          (why) => `pauses not read (${why}): no collector was held back as paused`,
+          warnings,
+        );
   if (selection.kind === 'backfill' && trigger.backfill) {
     return planBackfillRuns(services, trigger.backfill, pauses, mode);
   }
@@ -60,7 +75,16 @@ export async function planRuns(
     if (pause) decided.push(paused(run, pause));
     else runs.push(run);
   }
-  if (selection.kind === 'tick') runs.push(...(await catchups(services, selection.scheduledTimeMs, pauses)));
+  if (selection.kind === 'tick') {
+    const missed = await advisory(
+      services,
+      () => catchups(services, selection.scheduledTimeMs, pauses),
+      [],
+      (why) => `missed runs not looked for (${why}): nothing was caught up at this tick`,
+      warnings,
+    );
+    runs.push(...missed);
+  }
   const delays = jitterDelays(
     runs.map((r) => r.collector),
     services.random,
@@ -69,7 +93,7 @@ export async function planRuns(
   runs.forEach((r, i) => {
     r.delayMs = r.jitterMs = delays[i]!;
   });
-  return { runs: inOrder(config.collectors, runs), decided, backfill: null };
+  return { runs: inOrder(config.collectors, runs), decided, backfill: null, warnings };
 }
 
 /** Step 2, after the tick claim: each tick and catch-up run claims its (collector, time) once for all. */
@@ -81,19 +105,29 @@ export async function admitRuns(
 ): Promise<AdmittedRuns> {
   if (plan.backfill) return admitBackfill(services, plan, executionId, mode);
   const nowMs = services.clock.now();
+  const { deadlineSeconds, reportBudgetSeconds } = services.config.scheduler;
+  const deadAfter = new Date(nowMs + (deadlineSeconds + reportBudgetSeconds) * 1000).toISOString();
+  // A claim's execution is dead if it is past its time and never wrote its report (killed).
+  const isDead = async (holder: RunClaim) =>
+    (await services.stores.reports.get(reportKey(holder.executionId)).catch(() => null)) === null;
   const decided = [...plan.decided];
   const results = await Promise.all(
     plan.runs.map(async (run): Promise<AdmittedRun | null> => {
       const runId = runIdFor(executionId, run);
       const claims = run.kind === 'catchup' || (run.kind === 'tick' && !force);
       if (!claims) return { ...run, runId, release: null };
-      const result = await claimRun(services.stores.state, {
-        collector: run.collector.name,
-        scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
-        executionId,
-        kind: run.kind,
-        claimedAt: new Date(nowMs).toISOString(),
-      });
+      const result = await claimRun(
+        services.stores.state,
+        {
+          collector: run.collector.name,
+          scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
+          executionId,
+          kind: run.kind,
+          claimedAt: new Date(nowMs).toISOString(),
+          deadAfter,
+        },
+        isDead,
+      );
       if (result.claimed) return { ...run, runId, release: result.release };
       // Another instance made this time up already: nothing to say. A tick's own run is reported.
       if (run.kind === 'tick') {
@@ -113,6 +147,7 @@ export async function admitRuns(
     runs: results.filter((r): r is AdmittedRun => r !== null),
     decided,
     backfill: null,
+    warnings: plan.warnings,
     done: async () => undefined,
   };
 }
@@ -168,6 +203,40 @@ export async function settleRuns(
   return keyed(services.config.collectors, all);
 }
 
+/**
+ * How long an execution waits for state it reads only to decide what runs (pauses, watermarks): a
+ * state store that is down or slow must not stop a manual run, nor a tick whose claim was taken.
+ * @default 3 s
+ */
+export const POLICY_READ_BUDGET_MS = 3_000;
+
+/** `read()` within POLICY_READ_BUDGET_MS, else `fallback`, with a warning for the report and the log. */
+export async function advisory<T>(
+  services: Pick<Deps, 'clock' | 'logger'>,
+  read: () => Promise<T>,
+  fallback: T,
+  warning: (why: string) => string,
+  warnings: string[],
+): Promise<T> {
+  const budget = timeoutSignal(
+    services.clock,
+    POLICY_READ_BUDGET_MS,
+    new Error(`not read within ${POLICY_READ_BUDGET_MS / 1000} s`),
+  );
+  const reading = read();
+  try {
+    return await untilAborted(reading, budget.signal);
+  } catch (error) {
+    reading.catch(() => undefined);
+    const text = warning(errorMessage(error));
+    services.logger.warn(text);
+    warnings.push(text);
+    return fallback;
+  } finally {
+    budget.clear();
+  }
+}
+
 function paused(run: PlannedRun, pause: PauseRecord): DecidedRun {
   return {
     run,
@@ -200,7 +269,7 @@ async function catchups(
         c.scheduling.catchupWindowSeconds,
       );
       const open = await Promise.all(
-        times.map(async (t) => ((await isClaimed(state, c.name, t)) ? null : t)),
+        times.map(async (t) => ((await isClaimed(state, c.name, t, services.clock.now())) ? null : t)),
       );
       return open.filter((t): t is number => t !== null).map((t) => planned(c, t, 'catchup'));
     }),

@@ -1,6 +1,7 @@
 import { missedTimes, MAX_CATCHUP_RUNS } from '../../src/schedule/catchup';
 import { compileSchedule } from '../../src/schedule/cron';
-import { readWatermark } from '../../src/schedule/run-claims';
+import { claimKey, readWatermark, type RunClaim } from '../../src/schedule/run-claims';
+import { putJson, readJson } from '../../src/store/types';
 import { xmp } from '../../collectors/xmp';
 import { CollectorRegistry } from '../../src/runtime/registry';
 import { STORE_KINDS, storeFixture } from '../support/stores';
@@ -206,6 +207,49 @@ collectors:
         '2026-11-20T00:05:00.000Z',
         '2026-11-21T00:05:00.000Z',
       ]);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('a missed time claimed by an instance killed before it settled is made up once the claim is dead', async () => {
+    const yaml = config(`killed-${++n}`);
+    const seen: SeenRun[] = [];
+    const a = await instance(yaml, {
+      registry: recordingRegistry(seen, ['daily', 'often']),
+      at: '2026-11-20T00:05:00Z',
+    });
+    try {
+      await runAt(a, '2026-11-20T00:05:00Z', tick('2026-11-20T00:05:00Z'));
+      // An instance claimed the 2026-11-21 run at 00:05 and was killed: no report, no watermark.
+      const killed = '20261121T000500Z-deadbeef';
+      const claim = (deadAfter: string) => ({
+        collector: 'daily',
+        scheduledTime: '2026-11-21T00:05:00.000Z',
+        executionId: killed,
+        kind: 'tick',
+        claimedAt: '2026-11-21T00:05:00.000Z',
+        deadAfter,
+      });
+      await putJson(
+        a.stores.state,
+        claimKey('daily', ms('2026-11-21T00:05:00Z')),
+        claim('2026-11-21T00:20:00.000Z'),
+      );
+      // At 00:10 its claim may still be alive: nothing is made up.
+      const early = await runAt(a, '2026-11-21T00:10:00Z', tick('2026-11-21T00:10:00Z', 'other'));
+      expect(early.collectors['daily']).toBeUndefined();
+      // At 00:30 it is dead (past its time, no report): taken over, and the day made up once.
+      const later = await runAt(a, '2026-11-21T00:30:00Z', tick('2026-11-21T00:30:00Z'));
+      expect(later.collectors['daily']).toMatchObject({
+        status: 'success',
+        trigger: { kind: 'catchup', scheduled_time: '2026-11-21T00:05:00.000Z' },
+      });
+      const taken = await readJson<RunClaim>(a.stores.state, claimKey('daily', ms('2026-11-21T00:05:00Z')));
+      expect(taken!.value).toMatchObject({ executionId: later.execution_id, takenOverFrom: killed });
+      const again = await runAt(a, '2026-11-21T01:00:00Z', tick('2026-11-21T01:00:00Z'));
+      expect(again.collectors['daily']).toBeUndefined();
+      expect(seen.filter((r) => r.collector === 'daily')).toHaveLength(2);
     } finally {
       await a.close();
     }

@@ -50,7 +50,10 @@ collectors:
       // This seed draws 301 s for `late`: over the 200 s its 300 s timeout leaves of the 500 s deadline.
       expect(lateDraw).toBeGreaterThan(200_000);
       const late = 200_000;
-      const execution = execute(s, makeTrigger('cli'));
+      const finished = new Set<string>();
+      const execution = execute(s, makeTrigger('cli'), (event) => {
+        if (event.type === 'finish') finished.add(event.outcome.name);
+      });
       const starts = [
         { name: 'a', at: a },
         { name: 'm1', at: group },
@@ -63,6 +66,8 @@ collectors:
         await until(() => seen.some((r) => r.collector === name), `${name} started`);
         // Nothing starts before its time.
         expect(seen.find((r) => r.collector === name)!.at).toBe(new Date(t0 + at).toISOString());
+        // Time moves on only once it ended (a group member holds its group's lease until then).
+        await until(() => finished.has(name), `${name} finished`);
       }
       const { report } = await execution;
       expect(report.collectors['a']).toMatchObject({ status: 'success', jitter_seconds: a / 1000 });
