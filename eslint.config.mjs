@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'var/**', 'coverage/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'var/**', 'coverage/**', 'node_modules/**', 'test-output/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

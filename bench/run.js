@@ -6,6 +6,7 @@ const { coldstart } = require('./coldstart');
 
 const tasks = require('./tasks');
 const tokens = require('./tokens');
+const history = require('./history');
 const plan = require('./plan');
 const callers = require('./callers');
 
@@ -22,6 +23,7 @@ const callers = require('./callers');
   results.coldstart = { ...(await coldstart()), goal: 'ratio ≤ 1.25' };
   results.tasks = await tasks.main();
   results.tokens = await tokens.main();
+  results.history = await history.main();
   results.plan = await plan.main();
   results.callers = await callers.main();
   console.log(JSON.stringify(results, null, 2));

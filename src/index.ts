@@ -1,6 +1,8 @@
 import * as ff from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { passJsonParseErrorsThrough } from './http/json-parse-errors';
+import { logRequest } from './http/request-log';
+import { createLogger } from './util/log';
 import { answerRoutingErrorsAsJson } from './http/routing-errors';
 import { instanceShutdown } from './http/shutdown';
 
@@ -14,9 +16,12 @@ answerRoutingErrorsAsJson();
 
 let handler: ((req: Request, res: Response) => Promise<void>) | null = null;
 
+const healthLog = createLogger();
+
 ff.http('scheduler', async (req: Request, res: Response) => {
   if (req.path === '/healthz' && req.method === 'GET') {
     res.status(200).json({ status: 'ok' });
+    logRequest(healthLog, req, 200, 0);
     return;
   }
   // functions-framework's server registers its SIGTERM listener once listening, before any request.

@@ -9,8 +9,12 @@ import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
 import { scrub } from '../util/secrets';
 import { BACKFILL_OVERLAP_POLICIES } from '../config/scheduling';
+import { packageVersion } from '../util/version';
 import { backfillCommand } from './backfill';
 import { collectCommand } from './collect';
+import { deployCommand } from './deploy';
+import type { GcloudRunner } from '../deploy/gcloud';
+import { historyCommand } from './history';
 import { pauseCommand, resumeCommand } from './pause';
 import { planCommand } from './plan';
 import { queuesCommand } from './queues';
@@ -32,6 +36,8 @@ export async function main(
   argv: string[],
   processIo: CliIO = processIO,
   overrides: ServiceOptions = {},
+  /** gcloud for `deploy` (default: the binary on io.env's PATH). */
+  gcloud?: GcloudRunner,
 ): Promise<number> {
   // Everything the CLI prints passes here: no secret this process read, no Authorization value or
   // bearer token, no URL credentials or query values, whatever a collector or library said.
@@ -56,6 +62,7 @@ export async function main(
     .description('Master scheduler for data collectors: run, inspect and plan executions.')
     .option('-c, --config <file>', 'config file (default: $SCHEDULER_CONFIG, else config/config.yaml)')
     .option('-v, --verbose', 'also print collector logs')
+    .version(`${packageVersion()} (node ${process.version})`, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
@@ -82,8 +89,21 @@ export async function main(
     .description('show the latest execution report (or one, with --id)')
     .option('--id <executionId>', 'an execution id')
     .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'also write the report page (a timeline and the errors) to this file')
     .action(async (options) => {
       exitCode = await statusCommand(options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('history')
+    .description('executions newest first, from the history index; with --collector, its runs')
+    .option('--collector <name>', "only executions that ran this collector, and that collector's runs")
+    .option('--since <time>', 'only executions started at or after this ISO time')
+    .option('--limit <n>', 'at most this many executions (default 50, at most 1000)')
+    .option('--rebuild', 'rebuild the index from the stored reports first (lists every report)')
+    .option('--json', 'print the history as JSON')
+    .action(async (options) => {
+      exitCode = await historyCommand(options, program.opts<GlobalOptions>(), loadServices, io);
     });
 
   program
@@ -165,6 +185,27 @@ export async function main(
         builtinCollectors: (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
       });
       exitCode = await queuesCommand(options, config, io);
+    });
+
+  program
+    .command('deploy')
+    .description(
+      'print the gcloud commands that set up the Google Cloud project from the config: APIs, service account and IAM, bucket and lifecycle, function, Cloud Scheduler jobs, queues, alert metric and policy',
+    )
+    .option('--apply', 'run them (gcloud must be installed and authenticated); each step is create-or-update')
+    .option(
+      '--check',
+      'compare the running project with the config through read-only calls; exit 1 on a difference',
+    )
+    .action(async (options) => {
+      const global = program.opts<GlobalOptions>();
+      exitCode = await deployCommand(
+        options,
+        configPath(global.config, io.env, io.cwd),
+        (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
+        io,
+        ...(gcloud ? [gcloud] : []),
+      );
     });
 
   try {

@@ -1,6 +1,6 @@
 import { errorMessage } from '../errors';
-import { ReportStore } from '../report/report-store';
-import { buildPlan, median, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedule/plan';
+import { historyDeps, medianDurations, readHistory } from '../history/history';
+import { buildPlan, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedule/plan';
 import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
@@ -81,20 +81,20 @@ export async function advisoryDurations(
   }
 }
 
-/** Median duration of each collector's successful runs in recent reports. */
+/** Enough for 14 days of minute ticks: the window, not the count, bounds the read. */
+const HISTORY_EXECUTIONS = HISTORY_DAYS * 1440;
+
+/**
+ * Median duration of each collector's successful runs in the last 14 days, from the history index
+ * (never by reading the reports themselves).
+ */
 export async function expectedDurations(services: Services): Promise<Durations> {
-  const reports = await new ReportStore(services.stores.reports, services.logger).recent(
-    HISTORY_DAYS,
-    new Date(services.clock.now()),
-  );
-  const samples = new Map<string, number[]>();
-  for (const r of reports) {
-    for (const [name, c] of Object.entries(r.collectors)) {
-      if (c.status === 'success' && typeof c.duration_seconds === 'number')
-        samples.set(name, [...(samples.get(name) ?? []), c.duration_seconds]);
-    }
-  }
-  return new Map([...samples].map(([name, values]) => [name, median(values)!]));
+  const now = services.clock.now();
+  const { entries } = await readHistory(historyDeps(services), {
+    sinceMs: now - HISTORY_DAYS * 86_400_000,
+    limit: HISTORY_EXECUTIONS,
+  });
+  return medianDurations(entries);
 }
 
 export function renderPlan(plan: Plan, suggestion: Suggestion): string {

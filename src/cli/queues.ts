@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import type { Config } from '../config/types';
+import { gcloudRunner, type GcloudRunner } from '../deploy/gcloud';
 import { gcloudCommands, planQueues, queuesScript } from '../tasks/queues';
 import { EXIT, type CliIO } from './types';
 
@@ -8,29 +8,7 @@ export interface QueuesOptions {
   json?: boolean;
 }
 
-export interface GcloudResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs gcloud with these arguments. Injectable: tests never run the real gcloud. */
-export type GcloudRunner = (args: readonly string[]) => Promise<GcloudResult>;
-
-/** A runner for the gcloud binary at `binary` (found on PATH when a bare name). */
-export function gcloudRunner(
-  binary: string,
-  env: Readonly<Record<string, string | undefined>>,
-  timeoutMs = 120_000,
-): GcloudRunner {
-  return (args) =>
-    new Promise((resolve) => {
-      execFile(binary, [...args], { env: { ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 127) : 0;
-        resolve({ code, stdout, stderr: stderr || (error && code === 127 ? error.message : '') });
-      });
-    });
-}
+export { gcloudRunner, type GcloudResult, type GcloudRunner } from '../deploy/gcloud';
 
 /**
  * `scheduler queues`: the gcloud commands that create or update every queue the config dispatches to,

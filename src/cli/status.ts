@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import { reportTable, summaryLine } from './format';
@@ -8,6 +10,8 @@ import { withServices } from './with-services';
 export interface StatusOptions {
   id?: string;
   json?: boolean;
+  /** Also write the report page (as `GET /ui/ID` serves it) to this file. */
+  html?: string;
 }
 
 export async function statusCommand(
@@ -27,6 +31,15 @@ export async function statusCommand(
           : `no execution report yet in ${reports.location}\n`,
       );
       return EXIT.failed;
+    }
+    if (options.html) {
+      const { renderExecutionPage } = require('../ui/render') as typeof import('../ui/render');
+      const file = path.resolve(io.cwd, options.html);
+      await writeFile(
+        file,
+        renderExecutionPage(report, { timezone: services.config.timezone, links: false }),
+      );
+      io.stderr(`report page written to ${file}\n`);
     }
     // Pauses are current state, not the report's: shown beside it (JSON: `paused`, only when any).
     const { pauses, text } = await pauseLines(services);

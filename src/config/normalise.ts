@@ -1,5 +1,6 @@
 import { parseLocation } from '../store/location';
 import { normaliseIncomingAuth } from './incoming-auth';
+import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
 import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
@@ -162,6 +163,8 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
     },
     collectors,
+    alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
+    deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
   };
 }
 

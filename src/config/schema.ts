@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { compileSchedule, isValidTimezone } from '../schedule/cron';
 import { schedulerSchedulingKeys, schedulingKeys } from './scheduling';
+import { alertsSchema, deploySchema } from './ops-sections';
 import { AUTH_TYPES, DISPATCH_MODES } from './types';
 
 /**
@@ -170,6 +171,10 @@ export const LEGACY_SECTIONS = [
   'monitoring',
   'notifications',
   'secrets',
+  'cloud_functions',
+  'processing_config',
+  'logging_config',
+  'features',
 ] as const;
 
 export const configSchema = v.strictObject({
@@ -184,11 +189,15 @@ export const configSchema = v.strictObject({
   ),
   scheduler: v.optional(schedulerSchema),
   collectors: v.optional(v.record(nameKey, collectorSchema)),
+  alerts: v.optional(alertsSchema),
+  deploy: v.optional(deploySchema),
   ...Object.fromEntries(LEGACY_SECTIONS.map((k) => [k, v.optional(v.unknown())] as const)),
 });
 
 export type RawConfig = v.InferOutput<typeof configSchema> & {
   gcs_config?: unknown;
+  monitoring?: unknown;
+  cloud_functions?: unknown;
   project_id?: unknown;
   region?: unknown;
 };

@@ -1,4 +1,5 @@
 import type { BackfillLimits, CollectorScheduling } from './scheduling';
+import type { AlertsConfig, DeployConfig } from './ops-sections';
 
 /** Closed sets as const tuples, each with its union type (see STYLE.md). */
 export const DISPATCH_MODES = ['http', 'tasks'] as const;
@@ -86,6 +87,10 @@ export interface Config {
   };
   /** In config order: group members run in this order. */
   collectors: readonly CollectorConfig[];
+  /** Failure alerts (`alerts`, or the original `monitoring`); optional for hand-built configs. */
+  alerts?: AlertsConfig;
+  /** What `scheduler deploy` sets up (`deploy`, or the original `cloud_functions`). */
+  deploy?: DeployConfig;
 }
 
 /** Defaults, where they are documented. */

@@ -1,3 +1,4 @@
+import { afterExecution } from '../alerts/alerts';
 import type { DispatchMode } from '../config/types';
 import { HttpDispatcher } from '../dispatch/http-dispatcher';
 import type { Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
@@ -81,7 +82,7 @@ export async function execute(
   }
   const deadlineMs = config.scheduler.deadlineSeconds * 1000;
   const budget = new ReportBudget(clock, config.scheduler.reportBudgetSeconds * 1000);
-  const reports = new ReportStore(services.stores.reports, log);
+  const reports = new ReportStore(services.stores.reports, log, () => clock.now());
   const claim = await claimTick(
     {
       state: services.stores.state,
@@ -163,6 +164,10 @@ export async function execute(
       const settle = giveBack ? claim.release() : claim.finish(cancelled ? 'cancelled' : 'done');
       await untilAborted(settle, budget.report).catch(() => undefined);
     }
+    // Failure streaks and their notifications: bounded, logged, never a reason to fail the execution.
+    await afterExecution(services, report, saved, log).catch((error: unknown) =>
+      log.warn(`alerts not processed: ${(error as Error).message}`),
+    );
     log.info('execution finished', { summary: report.summary, report: saved.location });
     return { report, httpStatus: httpStatusFor(report), saved };
   } finally {

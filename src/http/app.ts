@@ -11,6 +11,8 @@ import { checkCaller } from './caller';
 import { collectorRoute } from './collector-route';
 import { matchScheduleRoute, scheduleRoute } from './schedule-routes';
 import { errorResponse, notFound } from './errors';
+import { matchOpsRoute, opsRoute } from './ops-routes';
+import { requestLogger } from './request-log';
 import type { AppHandler, AppRequest, AppResponse } from './types';
 
 export interface AppOptions {
@@ -47,9 +49,11 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
     const isRun = path === '/' || path === '/run' || path === '/run/';
     const reportMatch = /^\/reports\/([^/]+)\/?$/.exec(path);
     const schedule = options.collectorsOnly ? null : matchScheduleRoute(path);
+    const ops = options.collectorsOnly ? null : matchOpsRoute(path);
     const known =
       collectorName !== null ||
       schedule !== null ||
+      ops !== null ||
       (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
     if (!known) return notFound(`no route for ${method} ${path}`);
 
@@ -82,6 +86,7 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
           includeDisabled: options.collectorsOnly === true,
         });
       }
+      if (ops) return await opsRoute(services, ops, request);
       if (isRun) return method === 'POST' ? await runRoute(services, request) : notAllowed('POST');
       if (method !== 'GET') return notAllowed('GET');
       const reports = new ReportStore(services.stores.reports, services.logger);
@@ -105,7 +110,8 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
 async function runRoute(services: Services, request: AppRequest): Promise<AppResponse> {
   const trigger = parseRunRequest(request.body, request.headers);
   if (trigger.dryRun) return { status: 200, body: await planExecution(services, trigger) };
-  const result = await execute(services, trigger);
+  // The execution's log entries carry the request's trace.
+  const result = await execute({ ...services, logger: requestLogger(request, services.logger) }, trigger);
   const body =
     result.saved.error === null
       ? result.report

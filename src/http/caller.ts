@@ -1,5 +1,6 @@
 import type { CallerCheck } from '../auth/incoming/types';
 import type { Logger } from '../util/log';
+import { noteCaller } from './request-log';
 import { header, type AppRequest, type AppResponse } from './types';
 
 /** What a refused caller is told: the status and nothing else (the reason goes to the log only). */
@@ -22,10 +23,13 @@ export async function checkCaller(
   onAllowed?: (caller: string) => void,
 ): Promise<AppResponse | null> {
   const verdict = await check.check({ authorization: header(request, 'authorization'), extraAudiences });
+  // The request's log entry names who called (an e-mail, or the kind of caller), refused ones included.
   if (verdict.allowed) {
+    noteCaller(request, verdict.caller);
     onAllowed?.(verdict.caller);
     return null;
   }
+  if (verdict.email) noteCaller(request, verdict.email);
   const fields = {
     route: `${request.method} ${request.path}`,
     reason: verdict.reason,

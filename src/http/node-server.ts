@@ -41,6 +41,7 @@ export function createNodeServer(handler: AppHandler): http.Server {
         path: url.pathname,
         headers: req.headers,
         body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+        query: Object.fromEntries(url.searchParams),
         signal: gone.signal,
       }).then(
         (response) => send(res, response.status, response.body, response.headers),
@@ -60,10 +61,12 @@ function send(
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
+  // A page (text/html) goes as it is; everything else is JSON.
+  const raw = typeof body === 'string' && headers['content-type'] !== undefined;
+  const text = raw ? body : JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': raw ? headers['content-type']! : 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);

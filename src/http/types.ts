@@ -4,6 +4,8 @@ export interface AppRequest {
   path: string;
   headers: Readonly<Record<string, string | string[] | undefined>>;
   body: Buffer | undefined;
+  /** The query string's parameters (the first value of a repeated one). */
+  query?: Readonly<Record<string, string | undefined>>;
   /** Aborted when the caller goes away before the answer (set by the embedded server only). */
   signal?: AbortSignal;
 }

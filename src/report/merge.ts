@@ -3,7 +3,7 @@ import type { RunRecord } from '../runtime/contract';
 import { readRunRecord } from '../runtime/run-records';
 import type { ObjectStore } from '../store/types';
 import { redact } from '../util/secrets';
-import { summarise, type CollectorReport, type ExecutionReport } from './report';
+import { collectorOfKey, summarise, type CollectorReport, type ExecutionReport } from './report';
 
 /** Run records read at once for one report. */
 const READ_CONCURRENCY = 16;
@@ -30,7 +30,7 @@ export async function withRunRecords(
   const limit = pLimit(READ_CONCURRENCY);
   const records = await Promise.all(
     pending.map(([name, entry]) =>
-      limit(() => readRunRecord(state, ownerOf(report, entry), collectorOf(name, entry)).catch(() => null)),
+      limit(() => readRunRecord(state, ownerOf(report, entry), collectorOfKey(name)).catch(() => null)),
     ),
   );
   const merged = new Map<string, CollectorReport>();
@@ -55,11 +55,6 @@ function ownerOf(report: ExecutionReport, entry: CollectorReport): string {
     if (typeof owner === 'string' && owner !== '') return owner;
   }
   return report.execution_id;
-}
-
-/** The collector of an entry keyed `name@<scheduled time>` (a collector with several runs). */
-function collectorOf(key: string, entry: CollectorReport): string {
-  return typeof entry['collector'] === 'string' ? entry['collector'] : key;
 }
 
 /** A `running` record this long past its expiry is taken for a run whose instance stopped. */

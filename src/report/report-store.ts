@@ -1,5 +1,7 @@
 import { RequestError } from '../errors';
 import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
+import { historyEntry } from '../history/entry';
+import { HistoryIndex } from '../history/history-index';
 import type { Logger } from '../util/log';
 import type { ExecutionReport } from './report';
 
@@ -31,6 +33,8 @@ export class ReportStore {
   constructor(
     private readonly store: ObjectStore,
     private readonly logger: Logger,
+    /** For the history index's month rolls; tests pass their clock. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get location(): string {
@@ -38,8 +42,9 @@ export class ReportStore {
   }
 
   /**
-   * Stores the report and points latest.json at it. If the store fails (after its own retries), the
-   * whole report goes to the log as one structured entry, so it is never lost.
+   * Stores the report, points latest.json at it and adds its line to the history index. If the store
+   * fails (after its own retries), the whole report goes to the log as one structured entry, so it is
+   * never lost.
    */
   async save(report: ExecutionReport): Promise<SaveResult> {
     const key = reportKey(report.execution_id);
@@ -48,7 +53,8 @@ export class ReportStore {
       await this.store.put(key, body, { contentType: 'application/json' });
     } catch (error) {
       const message = `execution report could not be stored at ${this.store.location}/${key}: ${(error as Error).message}`;
-      this.logger.error(message, { executionId: report.execution_id, report });
+      // In full, split into parts if it is over Cloud Logging's entry size (see util/log-size.ts).
+      this.logger.error(message, { executionId: report.execution_id, reportKey: key, report });
       return { stored: false, location: null, error: message };
     }
     try {
@@ -59,6 +65,7 @@ export class ReportStore {
         executionId: report.execution_id,
       });
     }
+    await new HistoryIndex(this.store, this.logger, this.now).append(historyEntry(report));
     return { stored: true, location: `${this.store.location}/${key}`, error: null };
   }
 

@@ -66,6 +66,15 @@ export interface ReportInput {
   warnings?: string[];
 }
 
+/**
+ * The collector of a report entry: its key, or the part before `@` for a collector with several runs
+ * in one execution (catch-up, backfill), keyed `name@<scheduled time>` (names never hold `@`).
+ */
+export function collectorOfKey(key: string): string {
+  const at = key.indexOf('@');
+  return at < 0 ? key : key.slice(0, at);
+}
+
 export function buildReport(input: ReportInput): ExecutionReport {
   const collectors: Record<string, CollectorReport> = {};
   for (const o of input.outcomes) collectors[o.name] = collectorReport(o);

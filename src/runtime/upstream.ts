@@ -99,7 +99,7 @@ export async function requestUpstream(
           backoffDelayMs(attemptNumber, policy, deps.random);
         deps.log.warn(`upstream call failed, retrying in ${delayMs} ms`, {
           error: error.message,
-          attempt: attemptNumber,
+          upstreamAttempt: attemptNumber,
         });
         await deps.clock.sleep(delayMs, deps.signal);
       },

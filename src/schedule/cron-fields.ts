@@ -43,11 +43,17 @@ export function renderField(values: number[], min: number, max: number): string 
   return sorted.join(',');
 }
 
-/** `expression` with minutes and hours moved by the given amounts, or null if it cannot be shifted. */
-export function shiftCron(expression: string, minutes: number, hours: number): string | null {
+/** The five fields of an expression, nicknames (@daily, ...) spelled out; null if it has not five. */
+export function cronFields(expression: string): string[] | null {
   const expr = NICKNAMES[expression.trim().toLowerCase()] ?? expression.trim();
   const fields = expr.split(/\s+/);
-  if (fields.length !== 5) return null;
+  return fields.length === 5 ? fields : null;
+}
+
+/** `expression` with minutes and hours moved by the given amounts, or null if it cannot be shifted. */
+export function shiftCron(expression: string, minutes: number, hours: number): string | null {
+  const fields = cronFields(expression);
+  if (!fields) return null;
   const minuteValues = expandField(fields[0]!, 0, 59);
   const hourValues = expandField(fields[1]!, 0, 23);
   if (!minuteValues || !hourValues) return null;

@@ -1,3 +1,4 @@
+import { fitEntry } from './log-size';
 import { redact, scrub } from './secrets';
 
 export const SEVERITIES = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
@@ -38,11 +39,13 @@ export function createLogger(
   const emit = (severity: Severity, message: string, fields?: Record<string, unknown>) => {
     if (SEVERITIES.indexOf(severity) < min) return;
     try {
-      sink({
+      const entry: LogEntry = {
         ...(redact({ ...base, ...fields }) as Record<string, unknown>),
         severity,
         message: scrub(message),
-      });
+      };
+      // Over Cloud Logging's entry size, an entry goes out in parts rather than being dropped.
+      for (const part of fitEntry(entry)) sink(part);
     } catch {
       // A failing log sink must never fail the work being logged.
     }

@@ -1,0 +1,269 @@
+import { DEFAULT_ALERTS } from '../alerts/alerts';
+import type { Config } from '../config/types';
+import { planQueues } from '../tasks/queues';
+import type { GcloudRunner } from './gcloud';
+import { ALERT_METRIC, JOB_RETRY, lifecycleRules, type LifecycleRule } from './plan';
+import { DEPLOY_RUNTIME } from './runtime';
+import type { JobsPlan } from './scheduler-jobs';
+import type { DeploySettings } from './settings';
+import { secretsNamed } from './targets';
+
+/**
+ * `scheduler deploy --check`: the running project against the config, through read-only gcloud calls
+ * (describe, list, get-iam-policy; `--format=json` shapes are the REST resources': Function v2, Job v1,
+ * Queue v2, LogMetric v2, AlertPolicy v3; buckets as `gcloud storage` prints them). Returns the
+ * differences, one line each; none means the project is as deploy would leave it.
+ */
+export async function checkProject(
+  settings: DeploySettings,
+  deployed: Config,
+  jobs: JobsPlan,
+  run: GcloudRunner,
+): Promise<string[]> {
+  const { project, region, functionName: fn, serviceAccount: sa } = settings;
+  const where = `--project=${project}`;
+  const member = `serviceAccount:${sa}`;
+  const diffs: string[] = [];
+  const json = async (args: string[]): Promise<unknown | null> => {
+    const r = await run([...args, '--format=json']);
+    if (r.code !== 0) return null;
+    try {
+      return JSON.parse(r.stdout) as unknown;
+    } catch {
+      return null;
+    }
+  };
+
+  const apis = await run(['services', 'list', '--enabled', where, '--format=value(config.name)']);
+  const enabled = new Set(apis.stdout.split('\n').map((l) => l.trim()));
+  const needed = [
+    'cloudfunctions.googleapis.com',
+    'run.googleapis.com',
+    'cloudscheduler.googleapis.com',
+    'storage.googleapis.com',
+  ];
+  if (deployed.scheduler.mode === 'tasks') needed.push('cloudtasks.googleapis.com');
+  for (const api of needed) if (!enabled.has(api)) diffs.push(`API ${api} is not enabled`);
+
+  if (
+    settings.ownServiceAccount &&
+    (await run(['iam', 'service-accounts', 'describe', sa, where])).code !== 0
+  )
+    diffs.push(`service account ${sa} does not exist`);
+
+  for (const [bucket, rules] of lifecycleRules(settings)) {
+    const b = (await json(['storage', 'buckets', 'describe', `gs://${bucket}`, where])) as BucketJson | null;
+    if (!b) {
+      diffs.push(`bucket gs://${bucket} does not exist`);
+      continue;
+    }
+    const actual = b.lifecycle_config?.rule ?? b.lifecycle?.rule ?? [];
+    for (const rule of rules)
+      if (!actual.some((a) => sameRule(a, rule)))
+        diffs.push(
+          `gs://${bucket}: no lifecycle rule deleting ${rule.condition.matchesPrefix.join(', ')} after ${rule.condition.age} days`,
+        );
+    await binding(
+      ['storage', 'buckets', 'get-iam-policy', `gs://${bucket}`, where],
+      'roles/storage.objectUser',
+      `gs://${bucket}`,
+    );
+  }
+  for (const secret of secretsNamed(deployed, settings))
+    await binding(
+      ['secrets', 'get-iam-policy', secret.name, `--project=${secret.project}`],
+      'roles/secretmanager.secretAccessor',
+      `secret ${secret.name}`,
+    );
+
+  let functionUrl: string | null = null;
+  const f = (await json(['functions', 'describe', fn, `--region=${region}`, where])) as FunctionJson | null;
+  if (!f) diffs.push(`function ${fn} does not exist in ${region}`);
+  else {
+    functionUrl = f.serviceConfig?.uri ?? f.url ?? null;
+    const sc = f.serviceConfig ?? {};
+    compare(`function ${fn}: runtime`, f.buildConfig?.runtime, DEPLOY_RUNTIME);
+    compare(`function ${fn}: timeout`, sc.timeoutSeconds, settings.timeoutSeconds);
+    compare(`function ${fn}: memory (MiB)`, mebibytes(sc.availableMemory), mebibytes(settings.memory));
+    compare(`function ${fn}: service account`, sc.serviceAccountEmail, sa);
+    const env = sc.environmentVariables ?? {};
+    for (const [k, v] of Object.entries(settings.env)) compare(`function ${fn}: env ${k}`, env[k], v);
+    for (const k of Object.keys(env))
+      if (!(k in settings.env) && k !== 'LOG_EXECUTION_ID')
+        diffs.push(`function ${fn}: env ${k} is set but the config does not set it`);
+    const policy = (await json([
+      'run',
+      'services',
+      'get-iam-policy',
+      fn.toLowerCase(),
+      `--region=${region}`,
+      where,
+    ])) as IamJson | null;
+    const invokers = policy?.bindings?.find((b) => b.role === 'roles/run.invoker')?.members ?? [];
+    if (invokers.includes('allUsers') || invokers.includes('allAuthenticatedUsers'))
+      diffs.push(
+        `function ${fn}: anyone may invoke it (${invokers.filter((m) => m.startsWith('all')).join(', ')}); deploy sets --no-allow-unauthenticated`,
+      );
+    if (!invokers.includes(member))
+      diffs.push(`function ${fn}: ${sa} may not invoke it (Cloud Scheduler's OIDC identity)`);
+  }
+
+  const listed = await run([
+    'scheduler',
+    'jobs',
+    'list',
+    `--location=${region}`,
+    where,
+    '--format=value(name)',
+  ]);
+  const existing = listed.stdout
+    .split('\n')
+    .map((l) => l.trim().split('/').pop()!)
+    .filter(Boolean);
+  for (const name of existing)
+    if (name.startsWith(`${fn}-tick-`) && !jobs.jobs.some((j) => j.id === name))
+      diffs.push(`Cloud Scheduler job ${name} is not needed by the config (deploy deletes it)`);
+  for (const job of jobs.jobs) {
+    const j = (await json([
+      'scheduler',
+      'jobs',
+      'describe',
+      job.id,
+      `--location=${region}`,
+      where,
+    ])) as JobJson | null;
+    if (!j) {
+      diffs.push(`Cloud Scheduler job ${job.id} ("${job.schedule}") does not exist`);
+      continue;
+    }
+    const label = `Cloud Scheduler job ${job.id}`;
+    compare(`${label}: schedule`, j.schedule, job.schedule);
+    compare(`${label}: time zone`, j.timeZone, job.timeZone);
+    if (functionUrl) {
+      compare(`${label}: URI`, j.httpTarget?.uri, functionUrl);
+      compare(`${label}: OIDC audience`, j.httpTarget?.oidcToken?.audience, functionUrl);
+    }
+    compare(`${label}: OIDC service account`, j.httpTarget?.oidcToken?.serviceAccountEmail, sa);
+    compare(`${label}: attempt deadline (s)`, seconds(j.attemptDeadline), settings.attemptDeadlineSeconds);
+    compare(`${label}: retries`, j.retryConfig?.retryCount ?? 0, JOB_RETRY.attempts);
+    if (j.state && j.state !== 'ENABLED') diffs.push(`${label} is ${j.state}`);
+  }
+
+  if (deployed.scheduler.mode === 'tasks') {
+    const { project: tp, location } = deployed.scheduler.tasks;
+    for (const spec of planQueues(deployed)) {
+      const q = (await json([
+        'tasks',
+        'queues',
+        'describe',
+        spec.id,
+        `--location=${location}`,
+        `--project=${tp}`,
+      ])) as QueueJson | null;
+      if (!q) {
+        diffs.push(`Cloud Tasks queue ${spec.id} does not exist`);
+        continue;
+      }
+      const label = `Cloud Tasks queue ${spec.id}`;
+      compare(
+        `${label}: max concurrent dispatches`,
+        q.rateLimits?.maxConcurrentDispatches,
+        spec.maxConcurrentDispatches,
+      );
+      compare(
+        `${label}: max dispatches per second`,
+        q.rateLimits?.maxDispatchesPerSecond,
+        spec.maxDispatchesPerSecond,
+      );
+      compare(`${label}: max attempts`, q.retryConfig?.maxAttempts, spec.maxAttempts);
+      compare(`${label}: min backoff (s)`, seconds(q.retryConfig?.minBackoff), spec.minBackoffSeconds);
+      compare(`${label}: max backoff (s)`, seconds(q.retryConfig?.maxBackoff), spec.maxBackoffSeconds);
+    }
+  }
+
+  if ((deployed.alerts ?? DEFAULT_ALERTS).enabled) {
+    const metric = (await json(['logging', 'metrics', 'describe', ALERT_METRIC, where])) as {
+      filter?: string;
+    } | null;
+    if (!metric) diffs.push(`log-based metric ${ALERT_METRIC} does not exist`);
+    const policies = (await json([
+      'alpha',
+      'monitoring',
+      'policies',
+      'list',
+      where,
+      `--filter=displayName="Collector failing (${fn})"`,
+    ])) as { enabled?: boolean }[] | null;
+    if (!policies || policies.length === 0)
+      diffs.push(`alert policy "Collector failing (${fn})" does not exist`);
+    else if (policies[0]!.enabled === false)
+      diffs.push(`alert policy "Collector failing (${fn})" is disabled`);
+  }
+  return diffs;
+
+  function compare(what: string, actual: unknown, expected: unknown): void {
+    if (actual !== expected)
+      diffs.push(
+        `${what} is ${actual === undefined || actual === null ? 'unset' : JSON.stringify(actual)}, the config wants ${JSON.stringify(expected)}`,
+      );
+  }
+
+  async function binding(args: string[], role: string, what: string): Promise<void> {
+    const policy = (await json(args)) as IamJson | null;
+    const members = policy?.bindings?.find((b) => b.role === role)?.members ?? [];
+    if (!members.includes(member)) diffs.push(`${what}: ${sa} lacks ${role}`);
+  }
+}
+
+interface BucketJson {
+  lifecycle_config?: { rule?: LifecycleRule[] };
+  lifecycle?: { rule?: LifecycleRule[] };
+}
+interface FunctionJson {
+  url?: string;
+  buildConfig?: { runtime?: string };
+  serviceConfig?: {
+    uri?: string;
+    timeoutSeconds?: number;
+    availableMemory?: string;
+    serviceAccountEmail?: string;
+    environmentVariables?: Record<string, string>;
+  };
+}
+interface JobJson {
+  schedule?: string;
+  timeZone?: string;
+  state?: string;
+  attemptDeadline?: string;
+  httpTarget?: { uri?: string; oidcToken?: { serviceAccountEmail?: string; audience?: string } };
+  retryConfig?: { retryCount?: number };
+}
+interface QueueJson {
+  rateLimits?: { maxDispatchesPerSecond?: number; maxConcurrentDispatches?: number };
+  retryConfig?: { maxAttempts?: number; minBackoff?: string; maxBackoff?: string };
+}
+interface IamJson {
+  bindings?: { role: string; members: string[] }[];
+}
+
+function sameRule(a: LifecycleRule, b: LifecycleRule): boolean {
+  const prefixes = (r: LifecycleRule) => [...(r.condition?.matchesPrefix ?? [])].sort().join('|');
+  return (
+    a.action?.type === b.action.type && a.condition?.age === b.condition.age && prefixes(a) === prefixes(b)
+  );
+}
+
+/** A protobuf Duration as JSON (`"570s"`, `"0.100s"`) in seconds. */
+function seconds(duration: string | undefined): number | undefined {
+  if (typeof duration !== 'string') return undefined;
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(duration);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Memory as Cloud Functions v2 reports it (`512Mi`, `512M`, `1Gi`, `1G`), in MiB, approximately for M/G. */
+function mebibytes(memory: string | undefined): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(Mi|M|MB|Gi|G|GB)$/.exec(memory ?? '');
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return Math.round(m[2]!.startsWith('G') ? n * 1024 : n);
+}
