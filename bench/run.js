@@ -9,6 +9,7 @@ const tokens = require('./tokens');
 const history = require('./history');
 const plan = require('./plan');
 const callers = require('./callers');
+const schedule = require('./schedule');
 
 (async () => {
   const results = {};
@@ -26,6 +27,7 @@ const callers = require('./callers');
   results.history = await history.main();
   results.plan = await plan.main();
   results.callers = await callers.main();
+  results.schedule = await schedule.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

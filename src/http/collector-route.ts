@@ -64,8 +64,9 @@ export async function collectorRoute(
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
-  // A pause holds back deliveries already queued too; the overlap policy is checked as the run starts.
-  const paused = await pauseOfCollector(services, configured);
+  // A pause holds back deliveries already queued too (HTTP mode: the scheduler looked just before
+  // sending); the overlap policy is checked as the run starts.
+  const paused = queued ? await pauseOfCollector(services, configured) : null;
   if (paused) return { status: 200, body: { run: (await skipPaused(runtime, payload, paused)).record } };
   const run = (stop?: AbortSignal) =>
     underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>

@@ -133,7 +133,13 @@ export async function planBackfillRuns(
     done_before: decided.length,
     remaining: runs.length,
   };
-  return { runs: spaced(runs, mode, services.config), decided, backfill: info, warnings: [] };
+  return {
+    runs: spaced(runs, mode, services.config),
+    decided,
+    backfill: info,
+    warnings: [],
+    watermarks: new Map(),
+  };
 }
 
 /** Holds the backfill's lease for the execution and re-reads its progress under it. */
@@ -162,6 +168,7 @@ export async function admitBackfill(
       decided: [...plan.decided, ...decided],
       backfill: { ...info, done_before: info.times - runs.length },
       warnings: plan.warnings,
+      watermarks: plan.watermarks,
       done: () => lease.lease.release(),
     };
   } catch (error) {

@@ -105,32 +105,50 @@ export async function isClaimed(
   return found !== null && !(Date.parse(found.value.deadAfter) < nowMs);
 }
 
-export async function readWatermark(state: ObjectStore, collector: string): Promise<number | null> {
-  const found = await readJson<Watermark>(state, watermarkKey(collector));
-  return found ? Date.parse(found.value.scheduledTime) : null;
+/** What a tick knows of a watermark when it read it: its time and the generation it read. */
+export interface KnownWatermark {
+  ms: number | null;
+  generation: string | null;
 }
 
-/** Moves a collector's watermark forward to `scheduledTimeMs` (never back), by compare-and-swap. */
+export async function readWatermark(state: ObjectStore, collector: string): Promise<number | null> {
+  return (await readWatermarkRecord(state, collector)).ms;
+}
+
+export async function readWatermarkRecord(state: ObjectStore, collector: string): Promise<KnownWatermark> {
+  const found = await readJson<Watermark>(state, watermarkKey(collector));
+  return found
+    ? { ms: Date.parse(found.value.scheduledTime), generation: found.generation }
+    : { ms: null, generation: null };
+}
+
+/**
+ * Moves a collector's watermark forward to `scheduledTimeMs` (never back), by compare-and-swap. With
+ * the watermark as the tick read it (`known`), the first try writes without reading it again.
+ */
 export async function advanceWatermark(
   state: ObjectStore,
   mark: { collector: string; scheduledTimeMs: number; executionId: string; nowMs: number },
+  known?: KnownWatermark,
 ): Promise<void> {
+  const next: Watermark = {
+    collector: mark.collector,
+    scheduledTime: new Date(mark.scheduledTimeMs).toISOString(),
+    executionId: mark.executionId,
+    updatedAt: new Date(mark.nowMs).toISOString(),
+  };
+  let current: KnownWatermark | null = known ?? null;
   for (let tries = 0; tries < 5; tries++) {
-    const current = await readJson<Watermark>(state, watermarkKey(mark.collector));
-    if (current && Date.parse(current.value.scheduledTime) >= mark.scheduledTimeMs) return;
-    const next: Watermark = {
-      collector: mark.collector,
-      scheduledTime: new Date(mark.scheduledTimeMs).toISOString(),
-      executionId: mark.executionId,
-      updatedAt: new Date(mark.nowMs).toISOString(),
-    };
+    current ??= await readWatermarkRecord(state, mark.collector);
+    if (current.ms !== null && current.ms >= mark.scheduledTimeMs) return;
     try {
       await putJson(state, watermarkKey(mark.collector), next, {
-        ifGenerationMatch: current?.generation ?? 0,
+        ifGenerationMatch: current.generation ?? 0,
       });
       return;
     } catch (error) {
       if (!isPreconditionFailed(error)) throw error;
+      current = null;
     }
   }
 }

@@ -2,6 +2,7 @@ import type { BackfillOverlapPolicy } from '../config/scheduling';
 import type { CollectorConfig } from '../config/types';
 import type { CollectorOutcome } from '../dispatch/types';
 import { compactTime } from '../runtime/output';
+import type { KnownWatermark } from './run-claims';
 
 /** The runs of one execution and their helpers, shared by runs.ts and backfill.ts. */
 
@@ -35,6 +36,8 @@ export interface RunPlan {
   backfill: BackfillInfo | null;
   /** What could not be looked at (the state store down): for the report. */
   warnings: string[];
+  /** The watermarks the tick read, by collector (written back without reading them again). */
+  watermarks: ReadonlyMap<string, KnownWatermark>;
 }
 
 export interface AdmittedRun extends PlannedRun {
@@ -48,6 +51,7 @@ export interface AdmittedRuns {
   decided: DecidedRun[];
   backfill: BackfillInfo | null;
   warnings: string[];
+  watermarks: ReadonlyMap<string, KnownWatermark>;
   /** Gives back what the execution holds (a backfill's lease); always called. */
   done(): Promise<void>;
 }

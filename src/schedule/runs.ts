@@ -23,7 +23,14 @@ import { countRunForPause } from './failure-pause';
 import { jitterDelays } from './jitter';
 import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
 import { reportKey } from '../report/report-store';
-import { advanceWatermark, claimRun, isClaimed, readWatermark, type RunClaim } from './run-claims';
+import {
+  advanceWatermark,
+  claimRun,
+  isClaimed,
+  readWatermarkRecord,
+  type KnownWatermark,
+  type RunClaim,
+} from './run-claims';
 
 export {
   runIdFor,
@@ -75,10 +82,11 @@ export async function planRuns(
     if (pause) decided.push(paused(run, pause));
     else runs.push(run);
   }
+  const watermarks = new Map<string, KnownWatermark>();
   if (selection.kind === 'tick') {
     const missed = await advisory(
       services,
-      () => catchups(services, selection.scheduledTimeMs, pauses),
+      () => catchups(services, selection.scheduledTimeMs, pauses, watermarks),
       [],
       (why) => `missed runs not looked for (${why}): nothing was caught up at this tick`,
       warnings,
@@ -93,7 +101,7 @@ export async function planRuns(
   runs.forEach((r, i) => {
     r.delayMs = r.jitterMs = delays[i]!;
   });
-  return { runs: inOrder(config.collectors, runs), decided, backfill: null, warnings };
+  return { runs: inOrder(config.collectors, runs), decided, backfill: null, warnings, watermarks };
 }
 
 /** Step 2, after the tick claim: each tick and catch-up run claims its (collector, time) once for all. */
@@ -148,6 +156,7 @@ export async function admitRuns(
     decided,
     backfill: null,
     warnings: plan.warnings,
+    watermarks: plan.watermarks,
     done: async () => undefined,
   };
 }
@@ -249,6 +258,7 @@ async function catchups(
   services: Deps,
   tickMs: number,
   pauses: readonly PauseRecord[],
+  watermarks: Map<string, KnownWatermark>,
 ): Promise<PlannedRun[]> {
   const { config } = services;
   const state = services.stores.state;
@@ -261,11 +271,12 @@ async function catchups(
   );
   const perCollector = await Promise.all(
     candidates.map(async (c) => {
-      const watermark = await readWatermark(state, c.name);
+      const watermark = await readWatermarkRecord(state, c.name);
+      watermarks.set(c.name, watermark);
       const times = missedTimes(
         compileSchedule(c.schedule!, config.timezone),
         tickMs,
-        watermark,
+        watermark.ms,
         c.scheduling.catchupWindowSeconds,
       );
       const open = await Promise.all(
@@ -279,7 +290,9 @@ async function catchups(
 
 /**
  * Watermarks move to the latest tick or catch-up time each collector ran for (or was paused at), but
- * never past a time whose claim was given back: that one is still to be caught up.
+ * never past a time whose claim was given back: that one is still to be caught up. A collector without
+ * catch-up (`catchup_window: 0`) keeps none; one whose watermark the tick read writes it back without
+ * reading it again.
  */
 async function moveWatermarks(
   services: Deps,
@@ -294,22 +307,22 @@ async function moveWatermarks(
     else m.latest = Math.max(m.latest, timeMs);
     marks.set(name, m);
   };
+  const keeps = (c: CollectorConfig) => c.scheduling.catchupWindowSeconds !== 0;
   for (const run of admitted.runs)
-    if (run.kind === 'tick' || run.kind === 'catchup')
+    if ((run.kind === 'tick' || run.kind === 'catchup') && keeps(run.collector))
       note(run.collector.name, run.scheduledTimeMs, released.has(run));
   for (const d of admitted.decided)
-    if (d.run.kind === 'tick' && d.outcome.reason === 'paused')
+    if (d.run.kind === 'tick' && d.outcome.reason === 'paused' && keeps(d.run.collector))
       note(d.run.collector.name, d.run.scheduledTimeMs, false);
   await Promise.all(
     [...marks].map(([collector, m]) => {
       const to = Math.min(m.latest, m.cap);
       if (!Number.isFinite(to)) return undefined;
-      return advanceWatermark(services.stores.state, {
-        collector,
-        scheduledTimeMs: to,
-        executionId,
-        nowMs: services.clock.now(),
-      }).catch((error: unknown) =>
+      return advanceWatermark(
+        services.stores.state,
+        { collector, scheduledTimeMs: to, executionId, nowMs: services.clock.now() },
+        admitted.watermarks.get(collector),
+      ).catch((error: unknown) =>
         services.logger.warn(`watermark of ${collector} not moved: ${(error as Error).message}`),
       );
     }),
