@@ -5,7 +5,7 @@ import { skipRun, type CollectorRunOutcome, type CollectorRuntime } from '../run
 import type { Services } from '../services';
 import { countRunForPause } from './failure-pause';
 import { describePause, PauseStore, type PauseRecord } from './pause';
-import { advisory } from './runs';
+import { advisory } from './advisory';
 
 /** What the collector route asks of the scheduling policies before and after a run. */
 

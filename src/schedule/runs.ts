@@ -1,10 +1,7 @@
 import type { CollectorConfig, DispatchMode } from '../config/types';
 import type { CollectorOutcome } from '../dispatch/types';
 import type { Selection, Trigger } from '../execution/trigger';
-import { errorMessage } from '../errors';
 import type { Services } from '../services';
-import { untilAborted } from '../util/abort';
-import { timeoutSignal } from '../util/clock';
 import { admitBackfill, planBackfillRuns, settleBackfill } from './backfill';
 import {
   neverStarted,
@@ -17,21 +14,15 @@ import {
   type PlannedRun,
   type RunPlan,
 } from './run-plan';
-import { missedTimes } from './catchup';
-import { compileSchedule } from './cron';
+import { advisory } from './advisory';
+import { catchups, moveWatermarks } from './catchup-runs';
 import { countRunForPause } from './failure-pause';
 import { jitterDelays } from './jitter';
 import { describePause, pauseFor, PauseStore, type PauseRecord } from './pause';
 import { reportKey } from '../report/report-store';
-import {
-  advanceWatermark,
-  claimRun,
-  isClaimed,
-  readWatermarkRecord,
-  type KnownWatermark,
-  type RunClaim,
-} from './run-claims';
+import { claimRun, type KnownWatermark, type RunClaim } from './run-claims';
 
+export { advisory, POLICY_READ_BUDGET_MS } from './advisory';
 export {
   runIdFor,
   type AdmittedRun,
@@ -212,121 +203,11 @@ export async function settleRuns(
   return keyed(services.config.collectors, all);
 }
 
-/**
- * How long an execution waits for state it reads only to decide what runs (pauses, watermarks): a
- * state store that is down or slow must not stop a manual run, nor a tick whose claim was taken.
- * @default 3 s
- */
-export const POLICY_READ_BUDGET_MS = 3_000;
-
-/** `read()` within POLICY_READ_BUDGET_MS, else `fallback`, with a warning for the report and the log. */
-export async function advisory<T>(
-  services: Pick<Deps, 'clock' | 'logger'>,
-  read: () => Promise<T>,
-  fallback: T,
-  warning: (why: string) => string,
-  warnings: string[],
-): Promise<T> {
-  const budget = timeoutSignal(
-    services.clock,
-    POLICY_READ_BUDGET_MS,
-    new Error(`not read within ${POLICY_READ_BUDGET_MS / 1000} s`),
-  );
-  const reading = read();
-  try {
-    return await untilAborted(reading, budget.signal);
-  } catch (error) {
-    reading.catch(() => undefined);
-    const text = warning(errorMessage(error));
-    services.logger.warn(text);
-    warnings.push(text);
-    return fallback;
-  } finally {
-    budget.clear();
-  }
-}
-
 function paused(run: PlannedRun, pause: PauseRecord): DecidedRun {
   return {
     run,
     outcome: skipped(run.collector, 'paused', { error: describePause(pause), extra: { pause } }),
   };
-}
-
-/** Missed scheduled times of every enabled, unpaused collector, not yet claimed by anyone. */
-async function catchups(
-  services: Deps,
-  tickMs: number,
-  pauses: readonly PauseRecord[],
-  watermarks: Map<string, KnownWatermark>,
-): Promise<PlannedRun[]> {
-  const { config } = services;
-  const state = services.stores.state;
-  const candidates = config.collectors.filter(
-    (c) =>
-      c.enabled &&
-      c.schedule !== null &&
-      c.scheduling.catchupWindowSeconds !== 0 &&
-      pauseFor(pauses, c) === null,
-  );
-  const perCollector = await Promise.all(
-    candidates.map(async (c) => {
-      const watermark = await readWatermarkRecord(state, c.name);
-      watermarks.set(c.name, watermark);
-      const times = missedTimes(
-        compileSchedule(c.schedule!, config.timezone),
-        tickMs,
-        watermark.ms,
-        c.scheduling.catchupWindowSeconds,
-      );
-      const open = await Promise.all(
-        times.map(async (t) => ((await isClaimed(state, c.name, t, services.clock.now())) ? null : t)),
-      );
-      return open.filter((t): t is number => t !== null).map((t) => planned(c, t, 'catchup'));
-    }),
-  );
-  return perCollector.flat();
-}
-
-/**
- * Watermarks move to the latest tick or catch-up time each collector ran for (or was paused at), but
- * never past a time whose claim was given back: that one is still to be caught up. A collector without
- * catch-up (`catchup_window: 0`) keeps none; one whose watermark the tick read writes it back without
- * reading it again.
- */
-async function moveWatermarks(
-  services: Deps,
-  admitted: AdmittedRuns,
-  released: ReadonlySet<AdmittedRun>,
-  executionId: string,
-): Promise<void> {
-  const marks = new Map<string, { latest: number; cap: number }>();
-  const note = (name: string, timeMs: number, given: boolean) => {
-    const m = marks.get(name) ?? { latest: -Infinity, cap: Infinity };
-    if (given) m.cap = Math.min(m.cap, timeMs - 1);
-    else m.latest = Math.max(m.latest, timeMs);
-    marks.set(name, m);
-  };
-  const keeps = (c: CollectorConfig) => c.scheduling.catchupWindowSeconds !== 0;
-  for (const run of admitted.runs)
-    if ((run.kind === 'tick' || run.kind === 'catchup') && keeps(run.collector))
-      note(run.collector.name, run.scheduledTimeMs, released.has(run));
-  for (const d of admitted.decided)
-    if (d.run.kind === 'tick' && d.outcome.reason === 'paused' && keeps(d.run.collector))
-      note(d.run.collector.name, d.run.scheduledTimeMs, false);
-  await Promise.all(
-    [...marks].map(([collector, m]) => {
-      const to = Math.min(m.latest, m.cap);
-      if (!Number.isFinite(to)) return undefined;
-      return advanceWatermark(
-        services.stores.state,
-        { collector, scheduledTimeMs: to, executionId, nowMs: services.clock.now() },
-        admitted.watermarks.get(collector),
-      ).catch((error: unknown) =>
-        services.logger.warn(`watermark of ${collector} not moved: ${(error as Error).message}`),
-      );
-    }),
-  );
 }
 
 function withRunFields(run: AdmittedRun, o: CollectorOutcome): CollectorOutcome {
