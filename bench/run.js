@@ -6,6 +6,7 @@ const { coldstart } = require('./coldstart');
 
 const tasks = require('./tasks');
 const tokens = require('./tokens');
+const streams = require('./streams');
 const history = require('./history');
 const plan = require('./plan');
 const callers = require('./callers');
@@ -24,6 +25,7 @@ const schedule = require('./schedule');
   results.coldstart = { ...(await coldstart()), goal: 'ratio ≤ 1.25' };
   results.tasks = await tasks.main();
   results.tokens = await tokens.main();
+  results.streams = await streams.main();
   results.history = await history.main();
   results.plan = await plan.main();
   results.callers = await callers.main();

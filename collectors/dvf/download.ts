@@ -1,22 +1,14 @@
-import { excerpt } from '../../src/dispatch/read-body';
-import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../../src/dispatch/retry';
 import type { ManifestObject } from '../../src/runtime/contract';
-import { PermanentError, UpstreamHttpError } from '../../src/runtime/errors';
-import type { RawOutput, WriteOptions } from '../../src/runtime/output';
-import { UPSTREAM_RETRY, type UpstreamDeps } from '../../src/runtime/upstream';
+import type { RawOutput } from '../../src/runtime/output';
+import type { UpstreamDeps } from '../../src/runtime/upstream';
 import { redactUrl } from '../../src/util/url';
+import { streamToStore, type FileValidators } from '../stream-download';
 import { GzipCsvInspector, type CsvStats } from './csv-rows';
 
-/** What the server said about a file, to recognise it next time without downloading it. */
-export interface FileValidators {
-  etag: string | null;
-  lastModified: string | null;
-  contentLength: number | null;
-}
+export type { FileValidators } from '../stream-download';
 
 export type DownloadOutcome =
   | { kind: 'written'; object: ManifestObject; validators: FileValidators; csv: CsvStats }
-  /** `not-modified`: the server answered 304; `validators`: its ETag / Last-Modified+size match. */
   | { kind: 'unchanged'; how: 'not-modified' | 'validators' }
   | { kind: 'missing'; status: number };
 
@@ -25,165 +17,23 @@ export interface DownloadRequest {
   key: string;
   /** When given, the download is conditional on the file having changed since. */
   previous?: FileValidators | null;
+  /** Count the rows (inflating the whole file), or only check the header. */
+  countRows?: boolean;
 }
 
-/**
- * Streams one gzipped CSV into the raw store, counting its rows on the way. Retries like
- * `requestUpstream` (network errors, 408, 429 with Retry-After, 5xx), and restarts the file when its
- * body breaks off mid-way: the store only publishes an object once its stream completed.
- */
+/** Streams one gzipped geo-dvf CSV into the raw store, checking its header and counting its rows on the way. */
 export async function downloadFile(
   deps: UpstreamDeps,
   output: RawOutput,
   request: DownloadRequest,
 ): Promise<DownloadOutcome> {
-  const policy = UPSTREAM_RETRY;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await downloadOnce(deps, output, request);
-    } catch (error) {
-      if (deps.signal.aborted) throw deps.signal.reason ?? error;
-      if (!isRetryable(error) || attempt >= policy.attempts) throw error;
-      const delayMs =
-        (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
-        backoffDelayMs(attempt, policy, deps.random);
-      deps.log.warn(`download failed, retrying in ${delayMs} ms`, {
-        url: redactUrl(request.url),
-        error: (error as Error).message,
-        attempt,
-      });
-      await deps.clock.sleep(delayMs, deps.signal);
-    }
-  }
-}
-
-function isRetryable(error: unknown): boolean {
-  if (error instanceof PermanentError) return false;
-  if (error instanceof UpstreamHttpError) return error.retryable;
-  return networkErrorCode(error) !== null;
-}
-
-async function downloadOnce(
-  deps: UpstreamDeps,
-  output: RawOutput,
-  request: DownloadRequest,
-): Promise<DownloadOutcome> {
-  const { url, previous } = request;
-  const headers: Record<string, string> = {
-    accept: 'application/gzip, application/octet-stream',
-    // The .gz file is the object we store: no transparent decompression by fetch.
-    'accept-encoding': 'identity',
-  };
-  if (previous?.etag) headers['if-none-match'] = previous.etag;
-  if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
-
-  let response: Response;
-  try {
-    response = await deps.fetch(url, { headers, signal: deps.signal });
-  } catch (error) {
-    if (deps.signal.aborted) throw deps.signal.reason ?? error;
-    const code = networkErrorCode(error);
-    const message = `GET ${redactUrl(url)} failed: ${code ?? (error as Error).message}`;
-    if (!code) throw new PermanentError(message, { cause: error });
-    throw new Error(message, { cause: error });
-  }
-
-  if (response.status === 304) {
-    await discard(response);
-    return { kind: 'unchanged', how: 'not-modified' };
-  }
-  if (response.status === 404 || response.status === 410) {
-    await discard(response);
-    return { kind: 'missing', status: response.status };
-  }
-  if (response.status < 200 || response.status >= 300) {
-    throw new UpstreamHttpError(
-      'GET',
-      url,
-      response.status,
-      await errorExcerpt(response),
-      parseRetryAfter(response.headers.get('retry-after'), deps.clock.now()),
-    );
-  }
-
-  const validators = validatorsOf(response.headers);
-  if (previous && sameFile(previous, validators)) {
-    // A server that ignores conditional requests still tells us, in its headers, that nothing changed.
-    await discard(response);
-    return { kind: 'unchanged', how: 'validators' };
-  }
-  if (!response.body) {
-    throw new PermanentError(
-      `GET ${redactUrl(url)} answered ${response.status} with no body`,
-      {},
-      'UPSTREAM_INVALID',
-    );
-  }
-
-  const inspector = new GzipCsvInspector(redactUrl(url));
-  let stats: CsvStats | null = null;
-  // The row count is only known once the stream has ended; RawOutput reads it then.
-  const options: WriteOptions = {
+  const outcome = await streamToStore(deps, output, {
+    ...request,
     contentType: 'application/gzip',
-    records: () => (stats as CsvStats | null)?.rows ?? null,
-  };
-  const body = response.body;
-  async function* inspected(): AsyncGenerator<Uint8Array> {
-    let finished = false;
-    try {
-      for await (const chunk of body) {
-        await inspector.write(chunk);
-        yield chunk;
-      }
-      stats = await inspector.end();
-      finished = true;
-    } finally {
-      if (!finished) inspector.abort();
-    }
-  }
-  const object = await output.writeStream(request.key, inspected(), options);
-  if (!stats) throw new Error(`internal: ${request.key} was stored before its rows were counted`);
-  return { kind: 'written', object, validators, csv: stats };
-}
-
-export function validatorsOf(headers: Headers): FileValidators {
-  const length = Number(headers.get('content-length'));
-  return {
-    etag: headers.get('etag'),
-    lastModified: headers.get('last-modified'),
-    contentLength: headers.has('content-length') && Number.isFinite(length) ? length : null,
-  };
-}
-
-/** True when the validators identify the same bytes: equal strong ETags, else equal date and size. */
-export function sameFile(a: FileValidators, b: FileValidators): boolean {
-  if (a.etag && b.etag) return a.etag.replace(/^W\//, '') === b.etag.replace(/^W\//, '');
-  if (a.lastModified && b.lastModified && a.contentLength !== null && b.contentLength !== null)
-    return a.lastModified === b.lastModified && a.contentLength === b.contentLength;
-  return false;
-}
-
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => undefined);
-}
-
-/** The first bytes of an error body, for the message; the rest is not worth downloading. */
-async function errorExcerpt(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < 2048) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    // A body that breaks off is still an error status; the status is what matters.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return excerpt(Buffer.concat(chunks));
+    accept: 'application/gzip, application/octet-stream',
+    inspector: () => new GzipCsvInspector(redactUrl(request.url), request.countRows ?? true),
+    records: (csv: CsvStats) => csv.rows,
+  });
+  if (outcome.kind !== 'written') return outcome;
+  return { kind: 'written', object: outcome.object, validators: outcome.validators, csv: outcome.inspected };
 }

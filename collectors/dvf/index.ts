@@ -1,141 +1,160 @@
 import type { Collector, CollectorContext, CollectorResult } from '../../src/runtime/contract';
 import { PermanentError } from '../../src/runtime/errors';
 import type { UpstreamDeps } from '../../src/runtime/upstream';
-import { downloadFile } from './download';
-import { readMark, writeMark } from './marks';
-import {
-  defaultYears,
-  departementsOf,
-  EXCLUDED_DEPARTEMENTS,
-  parseDvfOptions,
-  type DvfOptions,
-} from './options';
-import { resolveRelease } from './release';
+import type { IndexEntry } from '../files-index';
+import { Units } from '../units';
+import { departementsOf, dvfLegacyOptions, parseDvfOptions, type DvfOptions } from './options';
+import { ReleaseListing, resolveRelease, type Release } from './release';
+import { fileLabel, syncFile, type DvfFile, type FileOutcome } from './sync';
 
 /**
- * DVF (French property sales), geolocated by Etalab: one gzipped CSV per (year, département), streamed
- * from files.data.gouv.fr into `<raw>/dvf/<release>/<year>/departements/<dep>.csv.gz`.
+ * DVF (French property sales), geolocated by Etalab: one gzipped CSV per (year, département), or the
+ * national `full.csv.gz` per year, streamed from files.data.gouv.fr into
+ * `<raw>/dvf/<release>/<year>/departements/<dep>.csv.gz` (`<raw>/dvf/<release>/<year>/full.csv.gz`).
  *
- * A release (`YYYY-MM`) republishes every year of its window, so `(release, year, dep)` is an immutable
- * partition: a file already stored for the current release is skipped without a request.
+ * Every year the release holds, by default. A file already stored for the release is skipped unless the
+ * release's listing shows it with another size or date (revised in place). Each file is a unit of work:
+ * one that fails is recorded in the manifest and the others go on.
  */
 
 export type { DvfOptions } from './options';
 
-/** Why a file was not written this run; the summary groups files by these. */
-export const SKIP_REASONS = ['unchanged', 'excluded', 'not_found'] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
+/** Years tried when the release's listing cannot be read: DVF's rolling five-year window and the current year. */
+function windowYears(scheduledTime: Date): number[] {
+  const year = scheduledTime.getUTCFullYear();
+  return [year - 5, year - 4, year - 3, year - 2, year - 1, year];
+}
+
+interface Tally {
+  written: string[];
+  revised: string[];
+  unchanged: string[];
+  excluded: string[];
+  not_found: string[];
+  rows: number;
+  bytes: number;
+}
 
 export const dvf: Collector<DvfOptions> = {
   name: 'dvf',
-  description: 'DVF property sales (geo-dvf, Etalab): one gzipped CSV per year and département, streamed',
+  description:
+    'DVF property sales (geo-dvf, Etalab): gzipped CSVs per year and département (or national), streamed',
   parseOptions: parseDvfOptions,
+  legacyOptions: dvfLegacyOptions,
   async run(ctx: CollectorContext<DvfOptions>): Promise<CollectorResult> {
     const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
     const release = await resolveRelease(upstream, ctx.options.base_url, ctx.scheduledTime);
-    const years = ctx.options.years ?? defaultYears(ctx.scheduledTime);
-    const departements = departementsOf(ctx.options);
-    const skipped: Record<SkipReason, string[]> = { unchanged: [], excluded: [], not_found: [] };
-    const written: string[] = [];
-    let rows = 0;
-    let bytes = 0;
+    const listing = new ReleaseListing(upstream, release);
+    const held = await listing.years();
+    const years = ctx.options.years ?? held ?? windowYears(ctx.scheduledTime);
+    const units = new Units('files', ctx);
+    const tally: Tally = {
+      written: [],
+      revised: [],
+      unchanged: [],
+      excluded: [],
+      not_found: [],
+      rows: 0,
+      bytes: 0,
+    };
+    ctx.log.info(`geo-dvf release ${release.name} (${release.source})`, { years });
 
-    ctx.log.info(`geo-dvf release ${release.name} (${release.source})`, {
-      years,
-      departements: departements.length,
-    });
     for (const year of years) {
-      for (const dep of departements) {
-        ctx.signal.throwIfAborted();
-        const file = `${year}/${dep}`;
-        const mark = await readMark(ctx.state, year, dep);
-        // A known release never changes in place: what was stored for it is still current.
-        if (release.source !== 'unresolved' && mark?.release === release.name) {
-          skipped.unchanged.push(file);
-          continue;
-        }
-        const key = `${release.name}/${year}/departements/${dep}.csv.gz`;
-        const outcome = await downloadFile(upstream, ctx.output, {
-          url: `${release.base}/${year}/departements/${encodeURIComponent(dep)}.csv.gz`,
-          key,
-          previous: release.source === 'unresolved' ? (mark?.validators ?? null) : null,
-        });
-        if (outcome.kind === 'missing') {
-          skipped[EXCLUDED_DEPARTEMENTS.includes(dep) ? 'excluded' : 'not_found'].push(file);
-          continue;
-        }
-        if (outcome.kind === 'unchanged') {
-          skipped.unchanged.push(file);
-          continue;
-        }
-        await writeMark(ctx.state, year, dep, {
-          release: release.name,
-          key,
-          validators: outcome.validators,
-          bytes: outcome.object.bytes,
-          md5: outcome.object.md5,
-          rows: outcome.csv.rows,
-          scheduledTime: ctx.scheduledTime.toISOString(),
-        });
-        written.push(file);
-        rows += outcome.csv.rows;
-        bytes += outcome.object.bytes;
-        ctx.log.info(`stored ${key}: ${outcome.csv.rows} rows, ${outcome.object.bytes} bytes`);
+      ctx.signal.throwIfAborted();
+      if (ctx.options.years && held && !held.includes(year)) {
+        units.fail(
+          `${year}`,
+          new PermanentError(
+            `options.years: ${year} is not in geo-dvf release ${release.name}, which holds ${held.join(', ')}`,
+          ),
+        );
+        continue;
+      }
+      const national = ctx.options.files === 'national';
+      const folder = await listing.files(year, national ? '' : 'departements');
+      // A missing folder means no such files only when the release's own listing could be read.
+      const listed = folder === 'missing' ? (held ? new Map<string, IndexEntry>() : null) : folder;
+      const parts = national ? ['full'] : departementsOf(ctx.options, listed ? partsOf(listed) : null);
+      for (const part of parts) {
+        const file: DvfFile = { year, part };
+        const entry = listed === null ? null : listed.get(part === 'full' ? 'full.csv.gz' : `${part}.csv.gz`);
+        const outcome = await units.run(
+          `file ${fileLabel(file)}`,
+          () => syncFile(ctx, upstream, release, file, entry),
+          (o) => (o.kind === 'written' ? 'succeeded' : 'skipped'),
+        );
+        if (outcome) count(tally, fileLabel(file), outcome);
       }
     }
 
-    if (written.length === 0 && skipped.unchanged.length === 0 && skipped.not_found.length > 0) {
+    const summaryUnits = units.summary();
+    if (
+      tally.written.length + tally.unchanged.length === 0 &&
+      summaryUnits.failed === 0 &&
+      tally.not_found.length > 0
+    ) {
       // Every file missing is a wrong base_url or years, not an empty release: say so instead of succeeding.
       throw new PermanentError(
-        `no geo-dvf file found under ${release.base} for years ${years.join(', ')} (${skipped.not_found.length} answered 404): check options.base_url and options.years`,
-        { details: { release: release.name, notFound: skipped.not_found.slice(0, 10) } },
+        `no geo-dvf file found under ${release.base} for years ${years.join(', ')} (${tally.not_found.length} not published): check options.base_url and options.years`,
+        { details: { release: release.name, notFound: tally.not_found.slice(0, 10) } },
         'UPSTREAM_INVALID',
       );
     }
-
     return {
-      records: rows,
-      summary: {
-        release: {
-          name: release.name,
-          source: release.source,
-          ...(release.note ? { note: release.note } : {}),
-        },
-        years,
-        departements: departements.length,
-        files: { written: written.length, skipped: Object.values(skipped).reduce((n, l) => n + l.length, 0) },
-        rows,
-        bytes,
-        skipped: {
-          ...(skipped.unchanged.length > 0
-            ? {
-                unchanged: {
-                  why:
-                    release.source === 'unresolved'
-                      ? 'the server reports the same ETag / Last-Modified and size as the copy already stored'
-                      : `already stored for release ${release.name}, which does not change once published`,
-                  files: skipped.unchanged,
-                },
-              }
-            : {}),
-          ...(skipped.excluded.length > 0
-            ? {
-                excluded: {
-                  why: 'not covered by DVF (Alsace-Moselle 57/67/68 and Mayotte 976): answered 404 as expected',
-                  files: skipped.excluded,
-                },
-              }
-            : {}),
-          ...(skipped.not_found.length > 0
-            ? {
-                not_found: {
-                  why: `answered 404: not (yet) published in release ${release.name}`,
-                  files: skipped.not_found,
-                },
-              }
-            : {}),
-        },
-      },
+      records: tally.rows,
+      summary: summarise(release, years, ctx.options, tally),
+      units: units.finish(),
     };
   },
 };
+
+function partsOf(listed: Map<string, IndexEntry>): string[] {
+  return [...listed.keys()].filter((n) => n.endsWith('.csv.gz')).map((n) => n.slice(0, -'.csv.gz'.length));
+}
+
+function count(tally: Tally, label: string, outcome: FileOutcome): void {
+  if (outcome.kind === 'written') {
+    tally.written.push(label);
+    if (outcome.revised) tally.revised.push(label);
+    tally.rows += outcome.rows ?? 0;
+    tally.bytes += outcome.bytes;
+  } else if (outcome.kind === 'unchanged') tally.unchanged.push(label);
+  else tally[outcome.kind].push(label);
+}
+
+function summarise(
+  release: Release,
+  years: number[],
+  options: DvfOptions,
+  t: Tally,
+): Record<string, unknown> {
+  const skipped = t.unchanged.length + t.excluded.length + t.not_found.length;
+  const group = (files: string[], why: string) => (files.length > 0 ? { why, files } : undefined);
+  return {
+    release: { name: release.name, source: release.source, ...(release.note ? { note: release.note } : {}) },
+    years,
+    files: { written: t.written.length, skipped, kind: options.files },
+    rows: t.rows,
+    bytes: t.bytes,
+    ...(t.revised.length > 0
+      ? {
+          revised: {
+            why: `re-published inside release ${release.name} with another size or date`,
+            files: t.revised,
+          },
+        }
+      : {}),
+    skipped: JSON.parse(
+      JSON.stringify({
+        unchanged: group(
+          t.unchanged,
+          release.source === 'unresolved'
+            ? 'the server reports the same ETag / Last-Modified and size as the copy already stored'
+            : `already stored for release ${release.name}, with the size and date its listing shows`,
+        ),
+        excluded: group(t.excluded, 'not covered by DVF (Alsace-Moselle 57/67/68 and Mayotte 976)'),
+        not_found: group(t.not_found, `not published in release ${release.name}`),
+      }),
+    ) as Record<string, unknown>,
+  };
+}

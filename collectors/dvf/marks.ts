@@ -8,14 +8,17 @@ import type { FileValidators } from './download';
 export interface FileMark {
   release: string;
   key: string;
+  /** Size and date the release's listing showed for the file when it was stored (null: no listing). */
+  index?: { size: string | null; date: string | null } | null;
   validators: FileValidators;
   bytes: number;
   md5: string;
-  rows: number;
+  rows: number | null;
   /** The run that stored it. */
   scheduledTime: string;
 }
 
+/** `departement` is a département code, or `full` for the national file. */
 function markKey(year: number, departement: string): string {
   return `files/${year}/${departement}.json`;
 }

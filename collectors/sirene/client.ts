@@ -56,6 +56,29 @@ export class Pacer {
   }
 }
 
+/** Names of the gateway's rate-limit headers (unconfirmed for API Sirene: configurable). */
+export interface RateLimitHeaders {
+  remaining: string;
+  reset: string;
+}
+
+/** Past this a reset header is a Unix time, not a number of seconds from now. */
+const UNIX_TIME_FLOOR = 1_000_000_000;
+
+/**
+ * How long the rate-limit headers say to wait before the next request: until the reset when none is
+ * remaining, else nothing. Null when they do not say (absent or unreadable).
+ */
+export function rateLimitWaitMs(headers: Headers, names: RateLimitHeaders, nowMs: number): number | null {
+  const remaining = Number(headers.get(names.remaining));
+  const resetText = headers.get(names.reset);
+  if (!headers.has(names.remaining) || !Number.isFinite(remaining) || remaining > 0 || resetText === null)
+    return null;
+  const reset = Number(resetText);
+  if (!Number.isFinite(reset) || reset < 0) return null;
+  return reset >= UNIX_TIME_FLOOR ? Math.max(0, reset * 1000 - nowMs) : reset * 1000;
+}
+
 export class SireneClient {
   /** Requests sent, retries included (what the budget counts). */
   requests = 0;
@@ -67,13 +90,18 @@ export class SireneClient {
     private readonly key: string,
     private readonly keySource: string,
     requestsPerMinute: number,
+    headers: RateLimitHeaders = { remaining: 'x-ratelimit-remaining', reset: 'x-ratelimit-reset' },
   ) {
     const pacer = new Pacer(deps.clock, Math.ceil(60_000 / requestsPerMinute));
     const paced: typeof fetch = async (input, init) => {
       await pacer.wait(deps.signal);
       this.requests++;
       const response = await deps.fetch(input, init);
-      if (response.status === 429 && !response.headers.has('retry-after')) pacer.holdOff(BARE_429_PAUSE_MS);
+      // The gateway's own count wins over ours: another client may share the key's budget.
+      const wait = rateLimitWaitMs(response.headers, headers, deps.clock.now());
+      if (wait !== null) pacer.holdOff(wait);
+      else if (response.status === 429 && !response.headers.has('retry-after'))
+        pacer.holdOff(BARE_429_PAUSE_MS);
       return response;
     };
     this.deps = { ...deps, fetch: paced };

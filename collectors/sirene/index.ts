@@ -1,203 +1,39 @@
 import type { Collector, CollectorContext, CollectorResult } from '../../src/runtime/contract';
 import { SkipRun } from '../../src/runtime/errors';
-import { compactTime } from '../../src/runtime/output';
-import type { UpstreamDeps } from '../../src/runtime/upstream';
 import { describeRef } from '../../src/secrets/types';
-import { registerSecret } from '../../src/util/secrets';
-import { SireneClient, type Etablissement } from './client';
-import { keyRef, parseSireneOptions, type SireneOptions } from './options';
-import {
-  readCheckpoint,
-  readWatermark,
-  sinceFor,
-  writeCheckpoint,
-  writeWatermark,
-  type Checkpoint,
-  type Watermark,
-} from './state';
+import { runApiSweep } from './api';
+import { keyRef, parseSireneOptions, sireneLegacyOptions, type SireneOptions } from './options';
+import { runStock } from './stock';
 
 /**
- * SIRENE établissements updated since the last run, from API Sirene 3.11 (INSEE): a cursor sweep of
- * `dateDernierTraitementEtablissement:[<watermark - overlap> TO *]`, written as NDJSON pages at
- * `<raw>/sirene/<scheduledTime>/etablissements-<00001>.ndjson`, paced to the key's per-minute budget.
+ * SIRENE (INSEE's company register), from one of two sources:
+ * - `stock`: the monthly stock files (`StockEtablissement_utf8.zip`, optionally `StockUniteLegale_utf8.zip`)
+ *   from files.data.gouv.fr, streamed into `<raw>/sirene/stock/<YYYY-MM>/<name>`; no key needed, as the
+ *   original collectors did it;
+ * - `api`: API Sirene 3.11's daily increments (établissements updated since the last run), with a key.
+ * `auto` (the default) takes `api` when a key is configured, else `stock`.
  */
 
 export type { SireneOptions } from './options';
 
-const SORT_FIELD = 'dateDernierTraitementEtablissement';
-
 export const sirene: Collector<SireneOptions> = {
   name: 'sirene',
-  description: 'SIRENE établissements updated since the last run (API Sirene 3.11, INSEE), as NDJSON pages',
+  description: 'SIRENE: the monthly stock files (no key), or API Sirene 3.11 daily increments (with a key)',
   parseOptions: parseSireneOptions,
+  legacyOptions: sireneLegacyOptions,
   async run(ctx: CollectorContext<SireneOptions>): Promise<CollectorResult> {
+    ctx.signal.throwIfAborted();
+    if (ctx.options.source === 'stock') return runStock(ctx);
     const ref = keyRef(ctx.options);
     const key = await ctx.secrets.get(ref);
-    if (!key) {
-      throw new SkipRun(
-        'missing_credentials',
-        `no API Sirene key: set ${describeRef(ref)} to a portail-api.insee.fr key subscribed to API Sirene 3.11`,
-      );
+    if (key) return runApiSweep(ctx, key);
+    if (ctx.options.source === 'auto') {
+      ctx.log.info(`no API Sirene key (${describeRef(ref)}): taking the monthly stock files`);
+      return runStock(ctx);
     }
-    // Whatever the secret source, make sure logs and run records scrub the key.
-    registerSecret(key);
-    const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
-    const client = new SireneClient(
-      upstream,
-      ctx.options.base_url.replace(/\/+$/, ''),
-      key,
-      describeRef(ref),
-      ctx.options.requests_per_minute,
+    throw new SkipRun(
+      'missing_credentials',
+      `no API Sirene key: set ${describeRef(ref)} to a portail-api.insee.fr key subscribed to API Sirene 3.11, or use source: stock (no key needed)`,
     );
-    const scheduled = ctx.scheduledTime.toISOString();
-    const watermark = await readWatermark(ctx.state);
-    const previous = await readCheckpoint(ctx.state);
-
-    let checkpoint: Checkpoint;
-    let resumedFromPage: number | null = null;
-    if (previous?.scheduledTime === scheduled) {
-      if (previous.complete) {
-        // This scheduledTime's sweep already finished: rerunning it must not write a second, different set.
-        return {
-          records: 0,
-          summary: { alreadyComplete: true, ...describe(previous, watermark, watermark) },
-        };
-      }
-      checkpoint = previous;
-      resumedFromPage = previous.nextPage;
-      ctx.log.info(`resuming the sweep since ${previous.since} at page ${previous.nextPage}`);
-    } else {
-      const publication = await client.lastPublication();
-      if (watermark?.publication && publication === watermark.publication) {
-        return {
-          records: 0,
-          summary: {
-            upToDate: true,
-            why: `INSEE has published no établissement data since ${publication}`,
-            watermark: watermark.maxTraitement,
-            requests: client.requests,
-          },
-        };
-      }
-      checkpoint = {
-        scheduledTime: scheduled,
-        since: sinceFor(watermark, ctx.options, ctx.scheduledTime),
-        cursor: '*',
-        nextPage: 1,
-        records: 0,
-        pages: [],
-        maxSeen: watermark?.maxTraitement ?? null,
-        lastDate: null,
-        ascending: true,
-        publication,
-        complete: false,
-      };
-      await writeCheckpoint(ctx.state, checkpoint);
-    }
-
-    const stamp = compactTime(ctx.scheduledTime);
-    const q = `${SORT_FIELD}:[${checkpoint.since} TO *]`;
-    let recordsThisRun = 0;
-    while (!checkpoint.complete) {
-      ctx.signal.throwIfAborted();
-      const page = await client.searchPage({
-        q,
-        tri: SORT_FIELD,
-        pageSize: ctx.options.page_size,
-        cursor: checkpoint.cursor,
-      });
-      const rows = page?.etablissements ?? [];
-      const next: Checkpoint = { ...checkpoint };
-      if (rows.length > 0) {
-        const key = `${stamp}/etablissements-${String(checkpoint.nextPage).padStart(5, '0')}.ndjson`;
-        await ctx.output.write(key, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', {
-          contentType: 'application/x-ndjson',
-          records: rows.length,
-        });
-        const order = orderOf(rows, checkpoint.lastDate);
-        next.nextPage = checkpoint.nextPage + 1;
-        next.records = checkpoint.records + rows.length;
-        next.pages = [...checkpoint.pages, key];
-        next.ascending = checkpoint.ascending && order.ascending;
-        next.lastDate = order.last ?? checkpoint.lastDate;
-        next.maxSeen = maxOf(checkpoint.maxSeen, order.max);
-        recordsThisRun += rows.length;
-      }
-      // The last page is the one whose next cursor is its own cursor (or a 404: nothing matched).
-      const following = page?.header.curseurSuivant ?? checkpoint.cursor;
-      next.complete = following === checkpoint.cursor;
-      next.cursor = following;
-      await writeCheckpoint(ctx.state, next);
-      // Sorted ascending, every update older than the newest date written is stored: the watermark may
-      // move now, so even an abandoned sweep is not redone from its start.
-      if (
-        !next.complete &&
-        next.ascending &&
-        next.maxSeen &&
-        next.maxSeen !== (watermark?.maxTraitement ?? null)
-      ) {
-        await writeWatermark(ctx.state, {
-          maxTraitement: next.maxSeen,
-          publication: watermark?.publication ?? null,
-          scheduledTime: scheduled,
-        });
-      }
-      checkpoint = next;
-    }
-
-    const after: Watermark = {
-      maxTraitement: checkpoint.maxSeen,
-      publication: checkpoint.publication ?? watermark?.publication ?? null,
-      scheduledTime: scheduled,
-    };
-    await writeWatermark(ctx.state, after);
-    ctx.log.info(`sweep since ${checkpoint.since} complete: ${checkpoint.records} établissements`);
-    return {
-      records: recordsThisRun,
-      summary: {
-        ...describe(checkpoint, watermark, after),
-        ...(resumedFromPage !== null ? { resumedFromPage } : {}),
-        recordsThisRun,
-        requests: client.requests,
-      },
-    };
   },
 };
-
-function describe(
-  checkpoint: Checkpoint,
-  before: Watermark | null,
-  after: Watermark | null,
-): Record<string, unknown> {
-  return {
-    since: checkpoint.since,
-    pages: checkpoint.pages.length,
-    records: checkpoint.records,
-    watermark: { before: before?.maxTraitement ?? null, after: after?.maxTraitement ?? null },
-    ...(checkpoint.publication ? { publication: checkpoint.publication } : {}),
-  };
-}
-
-/** The page's dates in order: whether they ascend from `previous`, the last one and the largest. */
-function orderOf(
-  rows: readonly Etablissement[],
-  previous: string | null,
-): { ascending: boolean; last: string | null; max: string | null } {
-  let ascending = true;
-  let last = previous;
-  let max: string | null = null;
-  for (const row of rows) {
-    const date = row.dateDernierTraitementEtablissement;
-    if (typeof date !== 'string' || date === '') continue;
-    if (last !== null && date < last) ascending = false;
-    last = date;
-    max = maxOf(max, date);
-  }
-  return { ascending, last, max };
-}
-
-function maxOf(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return a > b ? a : b;
-}

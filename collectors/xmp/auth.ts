@@ -6,8 +6,9 @@ import { isRetryableRunError, PermanentError } from '../../src/runtime/errors';
 import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { LoginFn, LoginResult, TokenBroker } from '../../src/token/types';
 import type { Clock } from '../../src/util/clock';
+import { classifyEnvelope } from './client';
 import type { RateLimiter } from './limiter';
-import type { XmpOptions } from './options';
+import type { ConsoleOptions, XmpOptions } from './options';
 
 /** A login that fails on the network or with a 5xx is tried this many times in all. */
 export const LOGIN_RETRY: RetryPolicy = { attempts: 3, minBackoffSeconds: 2, maxBackoffSeconds: 30 };
@@ -66,12 +67,14 @@ export interface LoginAuthDeps {
 }
 
 /**
- * The account login session: a bearer token shared by every job of the account through the token
- * broker, so that only one of them logs in (a new login invalidates every earlier token of the account).
+ * The web console's login session (console-style API, unconfirmed): a token shared by every job of the
+ * account through the token broker, so that only one of them logs in (a new login invalidates every
+ * earlier token of the account).
  */
 export function loginAuth(deps: LoginAuthDeps): XmpAuth {
   const { options, tokens } = deps;
-  const url = `${options.base_url.replace(/\/+$/, '')}${options.login_path}`;
+  const consoleApi = options.console as ConsoleOptions;
+  const url = consoleApi.login_url;
   // The login is a request to XMP like any other: each attempt draws on the account's budget.
   const post = async (upstream: UpstreamDeps): Promise<LoginResult> => {
     const release = await deps.limiter.acquire(upstream.signal);
@@ -81,8 +84,8 @@ export function loginAuth(deps: LoginAuthDeps): XmpAuth {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
-          [options.login_username_field]: deps.username,
-          [options.login_password_field]: deps.password,
+          [consoleApi.username_field]: deps.username,
+          [consoleApi.password_field]: deps.password,
         }),
         retry: { attempts: 1, minBackoffSeconds: 0, maxBackoffSeconds: 0 },
       });
@@ -103,12 +106,12 @@ export function loginAuth(deps: LoginAuthDeps): XmpAuth {
       }
     }
   };
-  const header = (token: string) => (options.token_scheme ? `${options.token_scheme} ${token}` : token);
+  const header = (token: string) => (consoleApi.token_scheme ? `${consoleApi.token_scheme} ${token}` : token);
   return {
     style: 'login',
     async prepare(signal) {
       const token = await tokens.getToken(options.account, login, signal);
-      return () => ({ headers: { [options.token_header]: header(token) }, fields: {}, token });
+      return () => ({ headers: { [consoleApi.token_header]: header(token) }, fields: {}, token });
     },
     async refused(used) {
       if (used.token) await tokens.invalidate(options.account, used.token);
@@ -119,12 +122,18 @@ export function loginAuth(deps: LoginAuthDeps): XmpAuth {
 
 /** The token (and its expiry) from a login answer, or a permanent error saying what was wrong. */
 export function loginResult(answer: unknown, options: XmpOptions, nowMs: number): LoginResult {
-  const where = `the XMP login (${options.login_path})`;
+  const consoleApi = options.console as ConsoleOptions;
+  const where = `the XMP console login (${new URL(consoleApi.login_url).pathname})`;
   const code = at(answer, 'code');
-  if (typeof code === 'number' && code !== 200) {
+  if (typeof code === 'number' && !consoleApi.success_codes.includes(code)) {
     const msg = at(answer, 'msg') ?? at(answer, 'message');
+    const kind = classifyEnvelope(code, typeof msg === 'string' ? msg : undefined, {
+      successCodes: consoleApi.success_codes,
+      rateLimitCodes: options.rate_limit_codes,
+      authErrorCodes: [],
+    });
     // Busy or rate-limited is worth another attempt (LOGIN_RETRY); anything else is about the credentials.
-    if (code === 429 || (code >= 500 && code <= 599) || /too frequent/i.test(String(msg ?? ''))) {
+    if (kind === 'rate_limit' || kind === 'transient') {
       throw new SchedulerError(
         'UPSTREAM_HTTP',
         `${where} answered code ${code}${typeof msg === 'string' ? ` (${msg})` : ''}`,
@@ -137,16 +146,17 @@ export function loginResult(answer: unknown, options: XmpOptions, nowMs: number)
       'TOKEN_LOGIN_FAILED',
     );
   }
-  const token = at(answer, options.token_field);
+  const token = at(answer, consoleApi.token_field);
   if (typeof token !== 'string' || token === '') {
     throw new PermanentError(
-      `${where} answered no token at ${options.token_field} (set options.token_field to where the token is)`,
+      `${where} answered no token at ${consoleApi.token_field} (set options.console.token_field to where the token is)`,
       {},
       'UPSTREAM_INVALID',
     );
   }
-  const expiresIn = options.expires_in_field ? at(answer, options.expires_in_field) : undefined;
-  const seconds = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : options.token_lifetime_seconds;
+  const expiresIn = consoleApi.expires_in_field ? at(answer, consoleApi.expires_in_field) : undefined;
+  const seconds =
+    typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : consoleApi.token_lifetime_seconds;
   return { token, expiresAt: nowMs + seconds * 1000 };
 }
 

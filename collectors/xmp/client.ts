@@ -7,28 +7,58 @@ import { requestUpstream, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { Credentials, XmpAuth } from './auth';
 import { WINDOW_MS, type RateLimiter } from './limiter';
 
-/** Transient failures (network, HTTP 5xx, envelope codes 500–599) get this many attempts in all. */
+/** Transient failures (network, HTTP 5xx, busy envelopes) get this many attempts in all. */
 export const XMP_RETRY: RetryPolicy = { attempts: 4, minBackoffSeconds: 2, maxBackoffSeconds: 60 };
 
-/** "Request Too Frequent" answers are waited out (a minute each) this many times before giving up. */
+/** Rate-limit answers are waited out (a minute each) this many times before giving up. */
 export const MAX_TOO_FREQUENT = 5;
 
-/** XMP's envelope: `{"code":200,"msg":"success","data":{...}}`, HTTP 200 even for application errors. */
+/** XMP's envelope: `{"code":0,"msg":"success","data":{...}}`, HTTP 200 even for application errors. */
 export interface Envelope {
   code: number;
   msg?: string;
   data?: unknown;
 }
 
+/** How an envelope's code is read: which codes mean success, a rate limit, refused credentials. */
+export interface EnvelopeRules {
+  successCodes: readonly number[];
+  rateLimitCodes: readonly number[];
+  authErrorCodes: readonly number[];
+}
+
+export type CodeClass = 'ok' | 'rate_limit' | 'auth' | 'transient' | 'permanent';
+
+/**
+ * The wordings of XMP's rate-limit answers: "Request Too Frequent" (Open API Protocol page), "Too Many
+ * Requests" (Ad Report page), "request too often" (Creative Report page), "request is too frequent"
+ * (Creative Library page), "请求太频繁" (public clients match "频繁").
+ */
+const RATE_LIMIT_WORDING = /频繁|too many|too frequent|too often/i;
+/** Refused credentials: a bad signature, an invalid or expired token, no Open API permission. */
+const AUTH_WORDING = /\bsign(ature)?\b|token|unauthori[sz]ed|permission|client_id|登录|签名/i;
+/** Worth another attempt: the server is busy, or a signature's 30 s validity ran out on the way. */
+const TRANSIENT_WORDING = /timeout|timed out|busy|try again later|system error|稍后|繁忙|超时/i;
+
+/** Every non-zero code, classified: by the configured codes first, then by the message's wording. */
+export function classifyEnvelope(code: number, msg: string | undefined, rules: EnvelopeRules): CodeClass {
+  if (rules.successCodes.includes(code)) return 'ok';
+  const text = msg ?? '';
+  if (rules.rateLimitCodes.includes(code) || RATE_LIMIT_WORDING.test(text)) return 'rate_limit';
+  if (rules.authErrorCodes.includes(code) || AUTH_WORDING.test(text)) return 'auth';
+  if ((code >= 500 && code <= 599) || TRANSIENT_WORDING.test(text)) return 'transient';
+  return 'permanent';
+}
+
 type Verdict =
   | { kind: 'ok'; data: unknown }
   | { kind: 'refused'; why: string }
-  | { kind: 'too-frequent' }
+  | { kind: 'too-frequent'; why: string }
   | { kind: 'transient'; error: Error };
 
 /**
- * Calls to the Open API: every attempt waits for the account's budget, carries fresh credentials, and
- * is judged by the envelope's `code`, not only by the HTTP status.
+ * Calls to an XMP API: every attempt waits for the account's budget, carries fresh credentials, and is
+ * judged by the envelope's `code` as much as by the HTTP status.
  */
 export class XmpClient {
   /** Requests sent, retries included (what the budget counts). */
@@ -40,7 +70,7 @@ export class XmpClient {
     base: string,
     private readonly auth: XmpAuth,
     private readonly limiter: RateLimiter,
-    private readonly tokenErrorCodes: readonly number[],
+    private readonly rules: EnvelopeRules,
     private readonly account: string,
   ) {
     this.base = base.replace(/\/+$/, '');
@@ -80,9 +110,9 @@ export class XmpClient {
           if (++tooFrequent > MAX_TOO_FREQUENT)
             throw new SchedulerError(
               'UPSTREAM_HTTP',
-              `POST ${this.base}${path}: still "Request Too Frequent" after ${MAX_TOO_FREQUENT} waits of a minute; another client may be using account ${this.account}'s budget`,
+              `POST ${this.base}${path}: still rate-limited (${verdict.why}) after ${MAX_TOO_FREQUENT} waits of a minute; another client may be using account ${this.account}'s budget`,
             );
-          this.deps.log.warn(`XMP answered "Request Too Frequent"; waiting a minute`, { path });
+          this.deps.log.warn(`XMP answered a rate limit (${verdict.why}); waiting a minute`, { path });
           this.limiter.holdOff(WINDOW_MS);
           continue;
         case 'transient': {
@@ -117,27 +147,34 @@ export class XmpClient {
       body = response.body;
     } catch (error) {
       if (this.deps.signal.aborted) throw error;
-      if (error instanceof UpstreamHttpError && error.status === 401)
-        return { kind: 'refused', why: 'HTTP 401' };
-      if (error instanceof UpstreamHttpError && error.status === 429) return { kind: 'too-frequent' };
+      if (error instanceof UpstreamHttpError && (error.status === 401 || error.status === 403))
+        return { kind: 'refused', why: `HTTP ${error.status}` };
+      if (error instanceof UpstreamHttpError && error.status === 429)
+        return { kind: 'too-frequent', why: 'HTTP 429' };
       if (isRetryableRunError(error) && error instanceof Error) return { kind: 'transient', error };
       throw error;
     }
     const envelope = parseEnvelope(body, `${this.base}${path}`);
-    if (envelope.code === 200) return { kind: 'ok', data: envelope.data };
     const why = `code ${envelope.code}${envelope.msg ? `: ${envelope.msg}` : ''}`;
-    if (this.tokenErrorCodes.includes(envelope.code)) return { kind: 'refused', why };
-    if (envelope.code === 429 || /too frequent/i.test(envelope.msg ?? '')) return { kind: 'too-frequent' };
-    if (envelope.code >= 500 && envelope.code <= 599)
-      return {
-        kind: 'transient',
-        error: new SchedulerError('UPSTREAM_HTTP', `POST ${this.base}${path} answered ${why}`),
-      };
-    throw new PermanentError(
-      `POST ${this.base}${path} answered ${why}`,
-      { details: { xmp_code: envelope.code } },
-      'UPSTREAM_HTTP',
-    );
+    switch (classifyEnvelope(envelope.code, envelope.msg, this.rules)) {
+      case 'ok':
+        return { kind: 'ok', data: envelope.data };
+      case 'rate_limit':
+        return { kind: 'too-frequent', why };
+      case 'auth':
+        return { kind: 'refused', why };
+      case 'transient':
+        return {
+          kind: 'transient',
+          error: new SchedulerError('UPSTREAM_HTTP', `POST ${this.base}${path} answered ${why}`),
+        };
+      case 'permanent':
+        throw new PermanentError(
+          `POST ${this.base}${path} answered ${why}`,
+          { details: { xmp_code: envelope.code } },
+          'UPSTREAM_HTTP',
+        );
+    }
   }
 
   private refusal(path: string, why: string, afterRelogin: boolean): Error {

@@ -2,23 +2,40 @@ import type { Collector, CollectorContext, CollectorResult } from '../../src/run
 import { SkipRun } from '../../src/runtime/errors';
 import type { UpstreamDeps } from '../../src/runtime/upstream';
 import { describeRef } from '../../src/secrets/types';
+import { putJson, readJson } from '../../src/store/types';
 import { registerSecret } from '../../src/util/secrets';
-import { loginAuth, signedAuth, type XmpAuth } from './auth';
-import { XmpClient } from './client';
-import { reportDays } from './dates';
+import { Units } from '../units';
+import { loginAuth, signedAuth } from './auth';
+import { XmpClient, type EnvelopeRules } from './client';
+import { addDays, reportDays } from './dates';
+import { availableMetrics, unknownMetricsError, type FieldsReportType } from './fields';
 import { accountLimiter } from './limiter';
-import { credentialRefs, parseXmpOptions, type XmpOptions } from './options';
-import { pullReport } from './reports';
+import {
+  credentialRefs,
+  parseXmpOptions,
+  type ConsoleOptions,
+  type XmpOptions,
+  type XmpReport,
+} from './options';
+import { pullConsoleReport, pullReport } from './reports';
 
 /**
  * XMP (Mobvista) ad and creative reports for a window of days, as NDJSON per (report, day) at
  * `<raw>/xmp/<account>/<report>/<YYYY-MM-DD>.ndjson`, whichever job (xmp, xmp-daily) pulled it: a rerun
- * of a day overwrites its objects, the latest pull wins.
- * Auth is the signed Open API, or an account login whose token all jobs of the account share through
- * the token broker (a new login invalidates every earlier token of the account).
+ * of a day overwrites its objects, the latest pull wins. Each (report, day) is a unit of work; one that
+ * fails is recorded and pulled again by the next run (within a week), while the others go on.
+ * Auth is the signed Open API, or (unconfirmed, off by default) the web console's login, whose token
+ * all jobs of the account share through the token broker.
  */
 
 export type { XmpOptions } from './options';
+
+/** Failed days are tried again by later runs for this long. */
+const PENDING_DAYS = 7;
+
+interface Pending {
+  days: Partial<Record<XmpReport, string[]>>;
+}
 
 /** One plug-in for every job of an account: a config entry with `collector: xmp` adds another (xmp-daily). */
 export const xmp: Collector<XmpOptions> = {
@@ -28,8 +45,7 @@ export const xmp: Collector<XmpOptions> = {
   run: runXmp,
 };
 
-async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResult> {
-  ctx.signal.throwIfAborted();
+async function credentials(ctx: CollectorContext<XmpOptions>): Promise<{ id: string; secret: string }> {
   const options = ctx.options;
   const refs = credentialRefs(options);
   const [id, secret] = await Promise.all([ctx.secrets.get(refs.id), ctx.secrets.get(refs.secret)]);
@@ -46,52 +62,84 @@ async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResul
   }
   // Whatever the secret source, logs and run records scrub them.
   registerSecret(secret);
+  return { id, secret };
+}
 
+function makeClient(
+  ctx: CollectorContext<XmpOptions>,
+  id: string,
+  secret: string,
+  onLogin: () => void,
+): XmpClient {
+  const options = ctx.options;
   const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
   const limiter = accountLimiter(ctx.clock, options.account, options.requests_per_minute);
-  let logins = 0;
-  const auth: XmpAuth =
-    options.auth === 'signed'
-      ? signedAuth(id, secret, ctx.clock)
-      : loginAuth({
-          upstream: { fetch: ctx.fetch, clock: ctx.clock, log: ctx.log },
-          tokens: ctx.tokens,
-          limiter,
-          options,
-          username: id,
-          password: secret,
-          onLogin: () => logins++,
-        });
-  const client = new XmpClient(
+  const rules: EnvelopeRules = {
+    successCodes: options.success_codes,
+    rateLimitCodes: options.rate_limit_codes,
+    authErrorCodes: options.auth_error_codes,
+  };
+  if (options.auth === 'signed')
+    return new XmpClient(
+      upstream,
+      options.base_url,
+      signedAuth(id, secret, ctx.clock),
+      limiter,
+      rules,
+      options.account,
+    );
+  const c = options.console as ConsoleOptions;
+  const auth = loginAuth({
+    upstream: { fetch: ctx.fetch, clock: ctx.clock, log: ctx.log },
+    tokens: ctx.tokens,
+    limiter,
+    options,
+    username: id,
+    password: secret,
+    onLogin,
+  });
+  return new XmpClient(
     upstream,
-    options.base_url,
+    c.api_base,
     auth,
     limiter,
-    options.token_error_codes,
+    { ...rules, successCodes: c.success_codes },
     options.account,
   );
+}
 
-  const days = reportDays(options.mode, ctx.scheduledTime, options.timezone, options.realtime_days);
+async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResult> {
+  ctx.signal.throwIfAborted();
+  const options = ctx.options;
+  const { id, secret } = await credentials(ctx);
+  let logins = 0;
+  const client = makeClient(ctx, id, secret, () => logins++);
+  const window = reportDays(options.mode, ctx.scheduledTime, options.timezone, options.realtime_days);
+  const pending = (await readJson<Pending>(ctx.state, 'pending.json'))?.value ?? { days: {} };
+  const oldest = addDays(window[0]!, -PENDING_DAYS);
+  const units = new Units('report days', ctx);
   const counts: Record<string, Record<string, number>> = {};
+  const stillPending: Pending = { days: {} };
   let records = 0;
   for (const report of options.reports) {
     counts[report] = {};
+    const retried = (pending.days[report] ?? []).filter((d) => d >= oldest && !window.includes(d));
+    const days = [...new Set([...retried, ...window])].sort();
+    const refused = await metricProblem(ctx, client, report);
     for (const day of days) {
-      const rows = await pullReport(client, report, day, options);
-      // Written even when empty, so a rerun replaces whatever an earlier pull of that day left.
-      await ctx.output.write(
-        `${options.account}/${report}/${day}.ndjson`,
-        rows.map((r) => JSON.stringify(r) + '\n').join(''),
-        {
-          contentType: 'application/x-ndjson',
-          records: rows.length,
-        },
-      );
-      counts[report]![day] = rows.length;
-      records += rows.length;
+      const unit = `${report} ${day}`;
+      let rows: number | undefined;
+      if (refused) units.fail(unit, refused);
+      else rows = await units.run(unit, () => pullDay(ctx, client, report, day));
+      if (rows === undefined) (stillPending.days[report] ??= []).push(day);
+      else {
+        counts[report]![day] = rows;
+        records += rows;
+      }
     }
   }
-  ctx.log.info(`XMP ${options.mode} pull of ${days.join(', ')} done: ${records} rows`, {
+  await putJson(ctx.state, 'pending.json', stillPending);
+  ctx.log.info(`XMP ${options.mode} pull of ${window.join(', ')} done: ${records} rows`, {
     requests: client.requests,
   });
   return {
@@ -101,10 +149,57 @@ async function runXmp(ctx: CollectorContext<XmpOptions>): Promise<CollectorResul
       mode: options.mode,
       auth: options.auth,
       timezone: options.timezone,
-      days,
+      currency: options.currency,
+      days: window,
       rows: counts,
       requests: client.requests,
+      ...(Object.keys(stillPending.days).length > 0 ? { pending: stillPending.days } : {}),
       ...(options.auth === 'login' ? { logins } : {}),
     },
+    units: units.finish(),
   };
+}
+
+/** One report's day, written as NDJSON (even when empty, so a rerun replaces what an earlier pull left). */
+async function pullDay(
+  ctx: CollectorContext<XmpOptions>,
+  client: XmpClient,
+  report: XmpReport,
+  day: string,
+): Promise<number> {
+  const rows =
+    ctx.options.auth === 'login'
+      ? await pullConsoleReport(client, day, ctx.options)
+      : await pullReport(client, report, day, ctx.options);
+  await ctx.output.write(
+    `${ctx.options.account}/${report}/${day}.ndjson`,
+    rows.map((r) => JSON.stringify(r) + '\n').join(''),
+    {
+      contentType: 'application/x-ndjson',
+      records: rows.length,
+    },
+  );
+  return rows.length;
+}
+
+/** Configured metrics XMP does not offer, as the error every day of that report fails with (or null). */
+async function metricProblem(ctx: CollectorContext<XmpOptions>, client: XmpClient, report: XmpReport) {
+  const reportType: FieldsReportType | null =
+    report === 'ad_report' ? 'ad' : report === 'creative_report' ? 'material' : null;
+  if (!reportType || !ctx.options.check_metrics || ctx.options.auth !== 'signed') return null;
+  const available = await availableMetrics(
+    {
+      client,
+      state: ctx.state,
+      clock: ctx.clock,
+      log: ctx.log,
+      signal: ctx.signal,
+      account: ctx.options.account,
+    },
+    reportType,
+  );
+  if (!available) return null;
+  return report === 'ad_report'
+    ? unknownMetricsError('metrics', 'ad', ctx.options.metrics, available)
+    : unknownMetricsError('creative_metrics', 'material', ctx.options.creative_metrics, available);
 }

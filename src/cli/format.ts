@@ -44,14 +44,26 @@ function detail(c: CollectorReport): string {
     return c.error_type ? `${c.error_type}: ${cause}` : cause;
   }
   if (c.reason) return c.reason;
-  const result = c.result as { records?: unknown } | null;
+  const result = c.result as {
+    records?: unknown;
+    units?: { failed?: number; total?: number; failures?: { unit: string; error: string }[] };
+  } | null;
+  const units = result?.units;
+  if (c['partial'] === true && units) {
+    const first = units.failures?.[0];
+    return `partial: ${units.failed} of ${units.total} units failed${first ? ` (${first.unit}: ${first.error})` : ''}`;
+  }
   if (result && typeof result.records === 'number') return `${result.records} records`;
   return '';
 }
 
 export function summaryLine(report: ExecutionReport): string {
   const s = report.summary;
-  const parts = [`${s.succeeded} succeeded`, `${s.failed} failed`, `${s.skipped} skipped`];
+  const parts = [
+    `${s.succeeded} succeeded${s.partial ? ` (${s.partial} partial)` : ''}`,
+    `${s.failed} failed`,
+    `${s.skipped} skipped`,
+  ];
   if (s.scheduled) parts.push(`${s.scheduled} scheduled`);
   if (s.running) parts.push(`${s.running} running`);
   if (s.cancelled) parts.push(`${s.cancelled} cancelled`);

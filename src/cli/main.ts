@@ -52,7 +52,7 @@ export async function main(
   const loadServices: ServicesLoader = async (global) => {
     const registry = overrides.registry ?? new CollectorRegistry(builtinCollectors());
     const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
-      builtinCollectors: registry.names(),
+      collectors: registry.all(),
     });
     const logger = createLogger(humanSink(io), {}, global.verbose ? 'INFO' : 'WARNING');
     return createServices(config, { env: io.env, logger, ...overrides, registry, shutdown: stop.signal });
@@ -182,7 +182,7 @@ export async function main(
       // Only the config: no stores or clients are needed to print or apply queue settings.
       const global = program.opts<GlobalOptions>();
       const config = await loadConfig(configPath(global.config, io.env, io.cwd), io.env, {
-        builtinCollectors: (overrides.registry ?? new CollectorRegistry(builtinCollectors())).names(),
+        collectors: (overrides.registry ?? new CollectorRegistry(builtinCollectors())).all(),
       });
       exitCode = await queuesCommand(options, config, io);
     });

@@ -33,7 +33,8 @@ export async function runCommand(
   return withServices(loadServices, global, async (services) => {
     if (trigger.dryRun) {
       const plan = await planExecution(services, trigger);
-      if (options.json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
+      const ignored = services.config.ignored;
+      if (options.json) io.stdout(JSON.stringify({ ...plan, config_ignored: ignored }, null, 2) + '\n');
       else {
         const names = Object.keys(plan.collectors);
         io.stdout(
@@ -45,6 +46,10 @@ export async function runCommand(
               ? `  ${name.padEnd(20)} skipped (${c.reason}): ${c.detail ?? ''}\n`
               : `  ${name.padEnd(20)} POST ${c.url}${c.group ? `  (group ${c.group})` : ''}${c.trigger ? `  (${c.trigger.kind} of ${c.trigger.scheduled_time})` : ''}\n`,
           );
+        }
+        if (ignored.length > 0) {
+          io.stdout(`not used from ${services.config.source} (${ignored.length}):\n`);
+          for (const i of ignored) io.stdout(`  ${i.path}: ${i.why}\n`);
         }
       }
       return EXIT.ok;

@@ -1,7 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as v from 'valibot';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { applyCollectorOptions, type CollectorOptionsSpec } from './collector-options';
 import { SchedulerError } from '../errors';
 import { ConfigError, type ConfigProblem } from './errors';
 import { parseLocation } from '../store/location';
@@ -29,6 +30,11 @@ export function configPath(
 export interface ParseOptions {
   /** Collectors this process can serve itself; a configured collector with no URL must be one of them. */
   builtinCollectors?: readonly string[];
+  /**
+   * The built-in collectors' option parsers: the options of every entry that runs one are checked at
+   * load (with the original layout's `data_sources` merged in), and its names count as built in.
+   */
+  collectors?: readonly CollectorOptionsSpec[];
   /**
    * The deployed service's name ($K_SERVICE on Cloud Functions and Cloud Run), when this is a deployed
    * instance: its state store must then be shared (gs://), never the instance's own disk.
@@ -132,10 +138,23 @@ export function parseConfig(
   const complain = (keyPath: string, message: string) => {
     crossProblems.push({ path: keyPath, line: lineOf(locate(doc, keyPath.split('.'))), message });
   };
-  const config = normalise(result.output as RawConfig, source, complain);
-  if (options.builtinCollectors) {
-    const builtins = options.builtinCollectors;
-    const section = (result.output as RawConfig).collectors ? 'collectors' : 'scheduler.collectors';
+  const raw = result.output as RawConfig;
+  let config = normalise(raw, source, complain);
+  const collectorsSection = raw.collectors ? 'collectors' : 'scheduler.collectors';
+  if (options.collectors) {
+    const applied = applyCollectorOptions(
+      config.collectors,
+      raw.data_sources,
+      options.collectors,
+      collectorsSection,
+      complain,
+    );
+    config = { ...config, collectors: applied.collectors, ignored: [...config.ignored, ...applied.ignored] };
+  }
+  const builtinNames = options.builtinCollectors ?? options.collectors?.map((c) => c.name);
+  if (builtinNames) {
+    const builtins = builtinNames;
+    const section = collectorsSection;
     for (const c of config.collectors.filter((c) => c.url === null && !builtins.includes(c.implementation))) {
       const s = closest(c.implementation, builtins);
       const alias = c.implementation !== c.name;
@@ -225,6 +244,13 @@ function locate(doc: Document, keys: string[]): number | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
   for (const key of keys) {
+    if (isSeq(node) && /^\d+$/.test(key)) {
+      const item = node.items[Number(key)] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+      continue;
+    }
     if (!isMap(node)) break;
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
     if (!pair) break;

@@ -1,4 +1,5 @@
 import { parseLocation } from '../store/location';
+import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
@@ -35,7 +36,12 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
   }
 
   const retry = retryPolicy(DEFAULTS.retry, s.retry, 'scheduler.retry', complain);
-  const deadlineSeconds = s.deadline_seconds ?? DEFAULTS.deadlineSeconds;
+  const deadlineSeconds = fitDeadline(
+    raw,
+    s.deadline_seconds,
+    s.report_budget_seconds ?? DEFAULTS.reportBudgetSeconds,
+    complain,
+  );
   const baseUrl = s.base_function_url?.replace(/\/+$/, '');
 
   const collectors: CollectorConfig[] = Object.entries(rawCollectors).map(([name, c]) => {
@@ -163,6 +169,8 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
     },
     collectors,
+    monitoring: monitoringOf(raw),
+    ignored: ignoredSettings(raw),
     alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
     deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
   };

@@ -126,7 +126,17 @@ export const collectorSchema = v.strictObject({
   schedule: v.optional(v.nullable(cron)),
   url: v.optional(v.nullable(httpUrl)),
   timeout_seconds: v.optional(positive('seconds', 3600)),
-  options: v.optional(v.record(v.string(), v.unknown())),
+  // A list is an object too: without the check, `options: []` would silently mean "all defaults".
+  options: v.optional(
+    v.pipe(
+      v.custom<Record<string, unknown>>(
+        (o) => o !== null && typeof o === 'object' && !Array.isArray(o),
+        (issue) =>
+          `must be a mapping of option names to values, ${Array.isArray(issue.input) ? 'not a list' : `got ${issue.received}`}`,
+      ),
+      v.record(v.string(), v.unknown()),
+    ),
+  ),
   group: v.optional(v.nullable(v.pipe(v.string(), v.regex(NAME, 'is not a valid group name')))),
   group_wait_seconds: v.optional(nonNegative('seconds', 3600)),
   queue: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'is not a valid queue id'))),
@@ -200,4 +210,5 @@ export type RawConfig = v.InferOutput<typeof configSchema> & {
   cloud_functions?: unknown;
   project_id?: unknown;
   region?: unknown;
+  data_sources?: unknown;
 };

@@ -65,6 +65,21 @@ export interface CollectorConfig {
   scheduling: CollectorScheduling;
 }
 
+/** A setting of the config file that nothing here uses (the original layout's, mostly), and why. */
+export interface IgnoredSetting {
+  path: string;
+  why: string;
+}
+
+/** The original layout's `monitoring` section, normalised (alerts after consecutive failures). */
+export interface MonitoringConfig {
+  enableAlerts: boolean;
+  /** As written: channel names (`email`, `slack`) or channel objects. */
+  alertChannels: readonly (string | Readonly<Record<string, unknown>>)[];
+  /** Consecutive failures of a collector before an alert. */
+  failureThreshold: number;
+}
+
 export interface Config {
   /** The file it was loaded from, for messages. */
   source: string;
@@ -87,6 +102,10 @@ export interface Config {
   };
   /** In config order: group members run in this order. */
   collectors: readonly CollectorConfig[];
+  /** `monitoring` of the original layout; null when the file has none. */
+  monitoring: MonitoringConfig | null;
+  /** What the file sets that nothing uses (listed by `run --dry-run`). */
+  ignored: readonly IgnoredSetting[];
   /** Failure alerts (`alerts`, or the original `monitoring`); optional for hand-built configs. */
   alerts?: AlertsConfig;
   /** What `scheduler deploy` sets up (`deploy`, or the original `cloud_functions`). */

@@ -70,7 +70,7 @@ function firstValues(query: unknown): Record<string, string> {
 async function defaultServices(): Promise<Services> {
   return createServices(
     await loadConfig(configPath(undefined), process.env, {
-      builtinCollectors: builtinCollectors().map((c) => c.name),
+      collectors: builtinCollectors(),
       // A deployed instance must share its state store with every other instance.
       deployedAs: process.env['K_SERVICE'],
     }),

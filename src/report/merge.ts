@@ -3,7 +3,13 @@ import type { RunRecord } from '../runtime/contract';
 import { readRunRecord } from '../runtime/run-records';
 import type { ObjectStore } from '../store/types';
 import { redact } from '../util/secrets';
-import { collectorOfKey, summarise, type CollectorReport, type ExecutionReport } from './report';
+import {
+  collectorOfKey,
+  partialFields,
+  summarise,
+  type CollectorReport,
+  type ExecutionReport,
+} from './report';
 
 /** Run records read at once for one report. */
 const READ_CONCURRENCY = 16;
@@ -98,8 +104,13 @@ export function mergeRecord(entry: CollectorReport, record: RunRecord): Collecto
     attempts: Math.max(entry.attempts, record.attempt),
     ...(record.reason ? { reason: record.reason } : {}),
     ...(record.manifest ? { manifest: record.manifest } : {}),
+    ...partialFields(status, record.result),
     ...(record.details ?? {}),
   };
+  if (status !== 'success') {
+    delete merged['partial'];
+    delete merged['units'];
+  }
   if (retrying) merged['retrying'] = true;
   else delete merged['retrying'];
   // As in buildReport: nothing secret leaves through a report, whatever a collector put in its summary.

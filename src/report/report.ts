@@ -37,6 +37,8 @@ export interface ExecutionReport {
     skipped: number;
     scheduled: number;
     running: number;
+    /** Succeeded collectors some of whose units of work failed (counted in `succeeded` too); only when > 0. */
+    partial?: number;
     /** Only when a signal stopped the execution (collectors reported `cancelled`). */
     cancelled?: number;
   };
@@ -107,13 +109,31 @@ export function collectorReport(o: CollectorOutcome): CollectorReport {
     attempts: o.attempts,
     ...(o.reason ? { reason: o.reason } : {}),
     ...(o.manifest ? { manifest: o.manifest } : {}),
+    ...partialFields(o.status, o.result),
     ...(o.extra ?? {}),
+  };
+}
+
+/**
+ * A run that succeeded with some of its units of work failed keeps `status: success` (what readers of the
+ * original reports check) and adds `partial: true` and the unit counts; the failed units and their
+ * reasons are in `result.units.failures` and the manifest.
+ */
+export function partialFields(status: string, result: unknown): { partial?: true; units?: unknown } {
+  const units = (
+    result as { units?: { total?: unknown; succeeded?: unknown; skipped?: unknown; failed?: unknown } } | null
+  )?.units;
+  if (status !== 'success' || !units || typeof units.failed !== 'number' || units.failed === 0) return {};
+  return {
+    partial: true,
+    units: { total: units.total, succeeded: units.succeeded, skipped: units.skipped, failed: units.failed },
   };
 }
 
 export function summarise(collectors: Record<string, CollectorReport>): ExecutionReport['summary'] {
   const all = Object.values(collectors);
   const count = (s: CollectorStatus) => all.filter((c) => c.status === s).length;
+  const partial = all.filter((c) => c.status === 'success' && c['partial'] === true).length;
   const cancelled = count('cancelled');
   return {
     total: all.length,
@@ -122,6 +142,7 @@ export function summarise(collectors: Record<string, CollectorReport>): Executio
     skipped: count('skipped'),
     scheduled: count('scheduled'),
     running: count('running'),
+    ...(partial > 0 ? { partial } : {}),
     ...(cancelled > 0 ? { cancelled } : {}),
   };
 }

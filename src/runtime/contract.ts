@@ -14,7 +14,20 @@ export interface Collector<O = Record<string, unknown>> {
   readonly description: string;
   /** Turns the configured `options` into what `run` needs; throws a PermanentError when they are wrong. */
   parseOptions(raw: Readonly<Record<string, unknown>>): O;
+  /**
+   * Reads this collector's section of the original layout's `data_sources` into options, for the keys
+   * that mean the same thing; the rest is listed as not mapped.
+   */
+  legacyOptions?(section: Readonly<Record<string, unknown>>): LegacyOptions;
   run(ctx: CollectorContext<O>): Promise<CollectorResult>;
+}
+
+export interface LegacyOptions {
+  options: Record<string, unknown>;
+  /** For each option set, the section key it came from (to name it in a config error). */
+  from: Record<string, string>;
+  /** Keys of the section that have no equivalent here, with why (`key: why`). */
+  unmapped: { key: string; why: string }[];
 }
 
 export interface CollectorContext<O = Record<string, unknown>> {
@@ -45,6 +58,31 @@ export interface CollectorResult {
   records: number;
   /** A small JSON summary for the report (what was fetched, watermarks). */
   summary?: Record<string, unknown>;
+  /**
+   * How the run's units of work (a département, a year, a commune, a report and day) ended. A run with
+   * some failed units and some done is still `success`; the report marks it `partial`.
+   */
+  units?: UnitsSummary;
+}
+
+/** One unit of work that failed while the others went on. */
+export interface UnitFailure {
+  /** What it was, e.g. `2024/75`, `commune 35238`, `ad_report 2026-11-21`. */
+  unit: string;
+  error: string;
+  errorType: string;
+  /** Whether a later run may succeed where this one failed. */
+  retryable: boolean;
+}
+
+export interface UnitsSummary {
+  total: number;
+  succeeded: number;
+  /** Nothing to do (unchanged, not published, excluded). */
+  skipped: number;
+  failed: number;
+  /** The failed units with their reasons (the first ones, when there are very many). */
+  failures: UnitFailure[];
 }
 
 /** `cancelled`: a signal stopped the process while the collector ran (another delivery may run it). */
@@ -97,4 +135,6 @@ export interface Manifest {
   scheduledTime: string;
   objects: ManifestObject[];
   totals: { objects: number; bytes: number; records: number };
+  /** The run's units of work, failed ones with their reasons (absent for collectors without units). */
+  units?: UnitsSummary;
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readJson, type ObjectStore } from '../store/types';
-import type { Manifest, ManifestObject } from './contract';
+import type { Manifest, ManifestObject, UnitsSummary } from './contract';
 
 export interface WriteOptions {
   contentType: string;
@@ -23,6 +23,7 @@ export function compactTime(date: Date): string {
  */
 export class RawOutput {
   private readonly written = new Map<string, ManifestObject>();
+  private units: UnitsSummary | null = null;
 
   constructor(
     private readonly store: ObjectStore,
@@ -56,6 +57,16 @@ export class RawOutput {
     return [...this.written.values()];
   }
 
+  /** The run's units of work, for the manifest (failed ones with their reasons). */
+  recordUnits(units: UnitsSummary): void {
+    this.units = units;
+  }
+
+  /** Whether there is anything a manifest should list (objects written, or units that ran). */
+  hasContent(): boolean {
+    return this.written.size > 0 || this.units !== null;
+  }
+
   /**
    * Writes the manifest. A retried attempt of the same execution keeps what earlier attempts wrote and
    * listed (a resumed collector does not write those objects again); a new execution starts afresh.
@@ -80,6 +91,7 @@ export class RawOutput {
         bytes: objects.reduce((n, o) => n + o.bytes, 0),
         records: objects.reduce((n, o) => n + (o.records ?? 0), 0),
       },
+      ...(this.units ? { units: this.units } : {}),
     };
     await this.store.put(key, JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
     return manifest;

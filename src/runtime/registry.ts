@@ -27,4 +27,8 @@ export class CollectorRegistry {
   names(): string[] {
     return [...this.byName.keys()];
   }
+
+  all(): Collector<unknown>[] {
+    return [...this.byName.values()];
+  }
 }

@@ -166,7 +166,7 @@ export async function runCollector(
         errorType: timedOut ? 'Timeout' : errorType(error),
         retryable,
         // What was written before the failure is still listed, so nothing is orphaned.
-        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+        manifest: output.hasContent() ? await output.finish().catch(() => null) : null,
       };
     }
   } finally {

@@ -117,6 +117,26 @@ ${extra}`,
       expect(ok.requests.length + failing.requests.length).toBe(before);
     });
 
+    it('--dry-run lists what the config file sets that nothing uses (the original layout’s sections)', async () => {
+      const { config } = setup(
+        'features: { enable_caching: true }\nprocessing_config: { batch_size: 10 }\ndata_sources: { dvf: { years: [2024] } }\n',
+      );
+      const text = await cli(['run', '--config', config, '--dry-run']);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/not used from .*config\.yaml \(3\):/);
+      expect(text.stdout).toMatch(
+        /^ {2}features: feature flags of the original project; nothing here reads them$/m,
+      );
+      expect(text.stdout).toMatch(/^ {2}processing_config: /m);
+      expect(text.stdout).toMatch(/^ {2}data_sources\.dvf: no configured collector runs it$/m);
+      const json = await cli(['run', '--config', config, '--dry-run', '--json']);
+      expect(JSON.parse(json.stdout).config_ignored).toEqual([
+        { path: 'processing_config', why: expect.any(String) },
+        { path: 'features', why: expect.any(String) },
+        { path: 'data_sources.dvf', why: 'no configured collector runs it' },
+      ]);
+    });
+
     it.each([
       [['run', '--collectors', 'goood'], /unknown collector "goood" \(did you mean "good"\?\)/],
       [
@@ -223,7 +243,7 @@ ${extra}`,
           '{"departements":["75","92"]}',
         ]);
         expect(code).toBe(0);
-        expect(stdout).toMatch(/^insee-contours: success in \d+\.\d\d s: 8 records, 2 objects$/m);
+        expect(stdout).toMatch(/^insee-contours: success in \d+\.\d\d s: 28 records, 2 objects$/m);
         expect(stdout).toMatch(/^manifest: .*insee-contours\/manifests\/\d{8}T\d{6}Z\.json$/m);
       } finally {
         await geo.close();
@@ -245,7 +265,7 @@ ${extra}`,
       expect(JSON.parse(bad.stdout)).toMatchObject({
         status: 'failed',
         retryable: false,
-        error: expect.stringMatching(/options\.departements\.0: is not a département code/),
+        error: expect.stringMatching(/options\.departements\.0: "99" is not a département/),
       });
       const unknown = await cli(['collect', 'insee-contour', '--config', config]);
       expect(unknown.code).toBe(2);

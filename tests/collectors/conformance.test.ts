@@ -1,5 +1,6 @@
 import { builtinCollectors } from '../../collectors';
 import type { Collector } from '../../src/runtime/contract';
+import { partialFields } from '../../src/report/report';
 import { PermanentError } from '../../src/runtime/errors';
 import { CollectorRegistry } from '../../src/runtime/registry';
 import { tempDirs } from '../support/temp';
@@ -82,6 +83,34 @@ describe.each(collectors.map((c) => [c.name, c] as const))(
       expect(manifest.objects.length).toBeGreaterThan(0);
       expect(manifest.totals.records).toBe(record.result?.records);
       await verifyManifest(h.raw, name, manifest);
+    });
+
+    it('records a unit of work that fails in its manifest, with its reason, and goes on with the others', async () => {
+      const up = await upstream();
+      up.failOneUnit();
+      const h = makeHarness(temp.make(`conf-${name}`));
+      const { record, httpStatus } = await h.run(collector, up.options, { env: up.env });
+
+      expect(record.error).toBeNull();
+      expect(record.status).toBe('success');
+      expect(httpStatus).toBe(200);
+      const units = record.manifest!.units!;
+      expect(units.failed).toBe(1);
+      expect(units.succeeded).toBeGreaterThan(0);
+      expect(units.failures).toEqual([
+        expect.objectContaining({
+          unit: expect.any(String),
+          error: expect.stringMatching(/answered 50\d/),
+          retryable: true,
+        }),
+      ]);
+      expect(record.result?.units).toMatchObject({ failed: 1 });
+      // The report marks it partial, keeping status: success for the original report's readers.
+      expect(partialFields(record.status, record.result)).toEqual({
+        partial: true,
+        units: { total: units.total, succeeded: units.succeeded, skipped: units.skipped, failed: 1 },
+      });
+      await verifyManifest(h.raw, name, record.manifest!);
     });
 
     it('leaves the same object keys when the same (collector, scheduledTime) runs again', async () => {

@@ -52,10 +52,14 @@ export interface RunSpec {
 
 export const SCHEDULED = '2026-11-22T02:00:00.000Z';
 
-export function makeHarness(dir: string, clock = new FakeClock('2026-11-22T02:00:00Z')): Harness {
+export function makeHarness(
+  dir: string,
+  clock = new FakeClock('2026-11-22T02:00:00Z'),
+  rawStore: ObjectStore = new FsObjectStore(path.join(dir, 'raw')),
+): Harness {
   const logs: LogEntry[] = [];
   const logger = createLogger((e) => logs.push(e), {}, 'DEBUG');
-  const raw = new ObservedStore(new FsObjectStore(path.join(dir, 'raw')));
+  const raw = new ObservedStore(rawStore);
   const state = new FsObjectStore(path.join(dir, 'state'));
   const tokens = createTokenBroker({
     store: state,
@@ -234,4 +238,65 @@ export async function allText(dir: string): Promise<string> {
   };
   await walk(dir);
   return parts.join('\n');
+}
+
+/**
+ * A raw store that keeps small objects in memory and only hashes and counts streamed ones, so a test can
+ * stream gigabytes without writing them; `onChunk` sees every chunk as the store consumes it.
+ */
+export class SinkStore implements ObjectStore {
+  private readonly objects = new Map<string, { data: Buffer; generation: string }>();
+  readonly streamed = new Map<string, { bytes: number; md5: string }>();
+
+  constructor(
+    readonly location = 'sink://raw',
+    private readonly onChunk: (chunk: Uint8Array) => void = () => undefined,
+    private readonly prefix = '',
+    shared?: SinkStore,
+  ) {
+    if (shared) {
+      this.objects = shared.objects;
+      this.streamed = shared.streamed;
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    return this.objects.get(this.prefix + key) ?? null;
+  }
+
+  async put(key: string, data: Buffer | string): Promise<WriteResult> {
+    const buf = Buffer.from(data);
+    this.objects.set(this.prefix + key, { data: buf, generation: '1' });
+    const { createHash } = await import('node:crypto');
+    return { key, generation: '1', size: buf.length, md5: createHash('md5').update(buf).digest('hex') };
+  }
+
+  async putStream(key: string, source: Readable | AsyncIterable<Uint8Array>): Promise<WriteResult> {
+    const { createHash } = await import('node:crypto');
+    const md5 = createHash('md5');
+    let bytes = 0;
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      this.onChunk(chunk);
+      md5.update(chunk);
+      bytes += chunk.byteLength;
+    }
+    const result = { bytes, md5: md5.digest('hex') };
+    this.streamed.set(this.prefix + key, result);
+    return { key, generation: '1', size: bytes, md5: result.md5 };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for (const [key, value] of this.objects) {
+      if (key.startsWith(this.prefix + prefix))
+        yield { key: key.slice(this.prefix.length), size: value.data.length, generation: '1', updated: '' };
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.objects.delete(this.prefix + key);
+  }
+
+  scope(prefix: string): SinkStore {
+    return new SinkStore(`${this.location}/${prefix}`, this.onChunk, `${this.prefix}${prefix}/`, this);
+  }
 }

@@ -32,17 +32,18 @@ async function setup(
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - (times[i] as number));
 
 describe('sirene collector', () => {
-  it('is skipped (not failed) without an API key, and names where the key was looked for', async () => {
+  it('with source: api, is skipped (not failed) without an API key, and names where the key was looked for', async () => {
     const { up, h } = await setup();
-    const { record, httpStatus } = await h.run(sirene, { base_url: up.baseUrl }, { env: {} });
+    const { record, httpStatus } = await h.run(sirene, { source: 'api', base_url: up.baseUrl }, { env: {} });
     expect(httpStatus).toBe(200);
     expect(record).toMatchObject({ status: 'skipped', reason: 'missing_credentials', retryable: false });
     expect(record.error).toContain('environment variable SIRENE_API_KEY');
+    expect(record.error).toContain('source: stock');
     expect(up.server.requests).toHaveLength(0);
 
     const secret = await h.run(
       sirene,
-      { base_url: up.baseUrl, api_key_secret: 'projects/p/secrets/sirene/versions/latest' },
+      { source: 'api', base_url: up.baseUrl, api_key_secret: 'projects/p/secrets/sirene/versions/latest' },
       { env: ENV, executionId: 'exec-2' },
     );
     expect(secret.record).toMatchObject({ status: 'skipped', reason: 'missing_credentials' });
@@ -168,6 +169,21 @@ describe('sirene collector', () => {
     expect(record.result?.records).toBe(5);
     // informations, 429 (Retry-After: 30), bare 429, page, last page.
     expect(gaps(up.times)).toEqual([2000, 30000, 10000, 2000]);
+  });
+
+  it('holds off until the reset when the gateway says no request is left (rate-limit headers)', async () => {
+    const { up, h } = await setup({
+      etablissements: makeEtablissements(25),
+      searchHeaders: (i) =>
+        i === 0
+          ? { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '45' }
+          : { 'x-ratelimit-remaining': '12' },
+    });
+    const { record } = await h.run(sirene, { base_url: up.baseUrl, page_size: 10 }, { env: ENV });
+    expect(record.status).toBe('success');
+    expect(record.result?.records).toBe(25);
+    // informations, page 1 (0 left, reset in 45 s), page 2, page 3, last page.
+    expect(gaps(up.times)).toEqual([2000, 45000, 2000, 2000]);
   });
 
   it('retries a 5xx, then fails as retryable (HTTP 503)', async () => {

@@ -6,7 +6,7 @@ import type { TokenRecord } from '../../src/token/record';
 import { FakeClock } from '../support/fake-clock';
 import { testServices } from '../support/services';
 import { tempDirs } from '../support/temp';
-import { startXmpUpstream, XMP_LOGIN_PATH, type XmpUpstream } from '../support/upstreams/xmp';
+import { startXmpUpstream, type XmpUpstream } from '../support/upstreams/xmp';
 
 /**
  * The outage, replayed through the scheduler: XMP jobs of one account, every 30 min, every 6 h and
@@ -30,15 +30,13 @@ afterEach(async () => {
   temp.cleanup();
 });
 
-function config(baseUrl: string, grouped: boolean): string {
+function config(server: XmpUpstream, grouped: boolean): string {
   const common = [
     'auth: login',
     'account: main',
-    `base_url: "${baseUrl}"`,
-    `login_path: "${XMP_LOGIN_PATH}"`,
+    `console: { login_url: "${server.loginUrl}", api_base: "${server.consoleBase}", token_lifetime_seconds: ${TOKEN_LIFETIME_HOURS * 3600} }`,
     'timezone: Asia/Shanghai',
     'page_size: 5',
-    `token_lifetime_seconds: ${TOKEN_LIFETIME_HOURS * 3600}`,
   ].join(', ');
   const group = grouped ? 'group: xmp-account, group_wait_seconds: 400, ' : '';
   return `
@@ -68,7 +66,7 @@ describe('the XMP outage scenario over a simulated day', () => {
         tokenTtlMs: TOKEN_LIFETIME_HOURS * HOUR,
         requestsPerMinute: 10,
       });
-      const services = await testServices(config(up.baseUrl, grouped), temp.make('xmp-outage'), {
+      const services = await testServices(config(up, grouped), temp.make('xmp-outage'), {
         clock,
         env: { XMP_USERNAME: USERNAME, XMP_PASSWORD: PASSWORD },
         // The fake clock jumps a whole rate-limit wait (up to a minute) at once, with no I/O in between,

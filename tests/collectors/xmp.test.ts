@@ -4,8 +4,11 @@ import { xmp } from '../../collectors/xmp';
 import { reportDays } from '../../collectors/xmp/dates';
 import { PermanentError } from '../../src/runtime/errors';
 import { tempDirs } from '../support/temp';
+import { classifyEnvelope } from '../../collectors/xmp/client';
 import {
+  RATE_LIMIT_WORDINGS,
   startXmpUpstream,
+  XMP_CONSOLE_REPORT_PATH,
   XMP_LOGIN_PATH,
   type XmpUpstream,
   type XmpUpstreamOptions,
@@ -46,12 +49,17 @@ const signed = (up: XmpUpstream, extra: Record<string, unknown> = {}) => ({
   page_size: 5,
   ...extra,
 });
-const login = (up: XmpUpstream, extra: Record<string, unknown> = {}) => ({
+const login = (
+  up: XmpUpstream,
+  extra: Record<string, unknown> = {},
+  consoleExtra: Record<string, unknown> = {},
+) => ({
   auth: 'login',
-  login_path: XMP_LOGIN_PATH,
-  ...signed(up),
+  page_size: 5,
+  console: { login_url: up.loginUrl, api_base: up.consoleBase, ...consoleExtra },
   ...extra,
 });
+const FIELDS = '/v1/media/report/fields';
 
 const lines = (buf: Buffer | null) =>
   (buf ?? Buffer.alloc(0))
@@ -98,20 +106,32 @@ describe('xmp collector, signed Open API', () => {
     ]);
     expect(record.result).toMatchObject({
       records: 28,
-      summary: { mode: 'realtime', auth: 'signed', requests: 8 },
+      // 8 report pages and the two metric lists (ad, material).
+      summary: { mode: 'realtime', auth: 'signed', requests: 10, currency: 'USD' },
+      units: { total: 6, succeeded: 6, failed: 0 },
     });
 
-    // Every call is signed with a timestamp of the run's clock; the creative report is paged 5 by 5.
+    // Every call is signed with a timestamp of the run's clock; every report is paged.
     const ts = Math.floor(h.clock.now() / 1000);
     expect(up.calls.every((c) => c.outcome === 'ok' && c.auth === 'signed')).toBe(true);
-    expect(up.calls[0]!.body).toMatchObject({
+    expect(up.calls.filter((c) => c.path === FIELDS).map((c) => c.body['report_type'])).toEqual([
+      'ad',
+      'material',
+    ]);
+    const ad = up.calls.find((c) => c.path === '/v2/media/account/report')!;
+    expect(ad.body).toMatchObject({
       client_id: CLIENT_ID,
       timestamp: ts,
       sign: createHash('md5').update(`${CLIENT_SECRET}${ts}`).digest('hex'),
       start_date: '2026-11-21',
       end_date: '2026-11-21',
       metrics: ['impression', 'click', 'install', 'cost'],
+      currency: 'USD',
+      page: 1,
+      page_size: 5,
     });
+    // One currency, whatever the ad accounts' own: totals add up.
+    expect(new Set(ads.map((r) => r['currency']))).toEqual(new Set(['USD']));
     const creative = up.calls.filter((c) => c.path === '/v2/media/material_report/list');
     expect(creative.map((c) => [c.body['start_date'], c.body['page'], c.body['page_size']])).toEqual([
       ['2026-11-21', 1, 5],
@@ -151,7 +171,7 @@ describe('xmp collector, signed Open API', () => {
   it('keeps to 10 requests a minute, one budget for all runs of the account in the process', async () => {
     const { up, h } = await setup();
     const t0 = h.clock.now();
-    // 8 requests for the realtime run and 4 for the daily one: more than a minute's budget.
+    // 10 requests for the realtime run and 4 for the daily one (the metric lists are known by then).
     const [realtime, daily] = await Promise.all([
       h.run(xmp, signed(up), { env: SIGNED_ENV }),
       h.run(xmp, signed(up, { mode: 'daily' }), {
@@ -161,39 +181,143 @@ describe('xmp collector, signed Open API', () => {
       }),
     ]);
     expect([realtime.record.status, daily.record.status]).toEqual(['success', 'success']);
-    expect(up.calls).toHaveLength(12);
+    expect(up.calls).toHaveLength(14);
+    expect(up.calls.filter((c) => c.path === FIELDS)).toHaveLength(2);
     expect(up.rateLimited).toBe(0);
     expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
   });
 
-  it('waits a minute and retries when XMP says "Request Too Frequent"', async () => {
-    const { up, h } = await setup();
-    up.faults.inject(
-      { kind: 'status', status: 200, body: JSON.stringify({ code: 429, msg: 'Request Too Frequent' }) },
-      { match: /account\/report/ },
-    );
-    const t0 = h.clock.now();
-    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'] }), { env: SIGNED_ENV });
+  it.each(RATE_LIMIT_WORDINGS)(
+    'waits a minute and retries when XMP answers a rate limit worded "%s"',
+    async (msg) => {
+      const { up, h } = await setup({ rateLimit: { code: 1006, msg } });
+      up.faults.inject(
+        { kind: 'status', status: 200, body: JSON.stringify({ code: 2001, msg }) },
+        { match: /account\/report/ },
+      );
+      const t0 = h.clock.now();
+      const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], check_metrics: false }), {
+        env: SIGNED_ENV,
+      });
+      expect(record.error).toBeNull();
+      expect(record.status).toBe('success');
+      expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
+      expect(record.result?.summary).toMatchObject({ requests: 3 });
+    },
+  );
+
+  it('waits out the server’s own rate limit too (more runs than the budget allows, no limiter shared)', async () => {
+    const { up, h } = await setup({ rateLimit: { code: 1006, msg: '请求太频繁' } });
+    // The collector is told 20 a minute; the server allows 10.
+    const { record } = await h.run(xmp, signed(up, { requests_per_minute: 20, realtime_days: 3 }), {
+      env: SIGNED_ENV,
+    });
     expect(record.status).toBe('success');
-    expect(h.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
-    expect(record.result?.summary).toMatchObject({ requests: 3 });
+    expect(up.rateLimited).toBeGreaterThan(0);
+    expect(record.result?.records).toBe(42);
   });
 
-  it('fails permanently on an envelope code other than 200, naming it', async () => {
+  it('isolates a day that fails: the other days and reports are stored, the failure is recorded', async () => {
     const { up, h } = await setup();
     up.faults.inject(
       {
         kind: 'status',
         status: 200,
-        body: JSON.stringify({ code: 10010, msg: 'metric "ipm" is not available' }),
+        body: JSON.stringify({ code: 10010, msg: 'dimension "geo" is not available for this module' }),
       },
       { match: /account\/report/ },
     );
     const { record, httpStatus } = await h.run(xmp, signed(up), { env: SIGNED_ENV });
     expect(httpStatus).toBe(200);
-    expect(record).toMatchObject({ status: 'failed', retryable: false });
-    expect(record.error).toContain('code 10010: metric "ipm" is not available');
-    expect(up.server.requests).toHaveLength(1);
+    expect(record.status).toBe('success');
+    expect(record.manifest?.objects.map((o) => o.key)).not.toContain('xmp/ad_report/2026-11-21.ndjson');
+    expect(record.manifest?.objects).toHaveLength(5);
+    expect(record.manifest?.units).toMatchObject({
+      failed: 1,
+      failures: [
+        {
+          unit: 'ad_report 2026-11-21',
+          retryable: false,
+          error: expect.stringContaining('code 10010: dimension "geo"'),
+        },
+      ],
+    });
+    // Not retried: a code XMP does not say is passing.
+    expect(up.server.requests.filter((r) => r.path === '/v2/media/account/report')).toHaveLength(2);
+  });
+
+  it('pulls a day that failed again in the next run (daily mode)', async () => {
+    const { up, h } = await setup();
+    up.faults.inject({ kind: 'status', status: 503 }, { times: 4, match: /account\/report/ });
+    const options = signed(up, { mode: 'daily', reports: ['ad_report'] });
+    const first = await h.run(xmp, options, { env: SIGNED_ENV, scheduledTime: '2026-11-22T01:00:00Z' });
+    expect(first.record.status).toBe('failed');
+    expect(first.record.retryable).toBe(true);
+    const next = await h.run(xmp, options, {
+      env: SIGNED_ENV,
+      scheduledTime: '2026-11-23T01:00:00Z',
+      executionId: 'exec-2',
+    });
+    expect(next.record.status).toBe('success');
+    expect(next.record.manifest?.objects.map((o) => o.key)).toEqual([
+      'xmp/ad_report/2026-11-21.ndjson',
+      'xmp/ad_report/2026-11-22.ndjson',
+    ]);
+  });
+
+  it('checks metric names against /v1/media/report/fields, once per account and day, naming unknown ones', async () => {
+    const { up, h } = await setup();
+    const options = signed(up, {
+      metrics: ['impression', 'clicks', 'ipm'],
+      reports: ['ad_report', 'creative_report'],
+    });
+    const { record } = await h.run(xmp, options, { env: SIGNED_ENV });
+    expect(record.status).toBe('success');
+    expect(record.manifest?.units).toMatchObject({ failed: 2, succeeded: 2 });
+    const failure = record.manifest!.units!.failures[0]!;
+    expect(failure).toMatchObject({ unit: 'ad_report 2026-11-21', retryable: false });
+    expect(failure.error).toBe(
+      'options.metrics: "clicks" (did you mean "click"?), "ipm" (did you mean "cpm"?) are not metrics XMP offers for report_type ad (/v1/media/report/fields)',
+    );
+    // No ad report was asked for with the bad metrics; the creative report went on.
+    expect(up.calls.filter((c) => c.path === '/v2/media/account/report')).toHaveLength(0);
+
+    h.clock.advance(30 * 60_000);
+    await h.run(xmp, options, { env: SIGNED_ENV, executionId: 'exec-2' });
+    expect(up.calls.filter((c) => c.path === FIELDS)).toHaveLength(2);
+    h.clock.advance(24 * 3_600_000);
+    await h.run(xmp, options, {
+      env: SIGNED_ENV,
+      executionId: 'exec-3',
+      scheduledTime: '2026-11-23T02:30:00.000Z',
+    });
+    expect(up.calls.filter((c) => c.path === FIELDS)).toHaveLength(4);
+  });
+
+  it('sends the currency option to both reports, upper case to the ad report, lower case to the creative one', async () => {
+    const { up, h } = await setup();
+    await h.run(xmp, signed(up, { currency: 'eur', mode: 'daily' }), { env: SIGNED_ENV });
+    expect(up.calls.find((c) => c.path === '/v2/media/account/report')!.body['currency']).toBe('EUR');
+    expect(up.calls.find((c) => c.path === '/v2/media/material_report/list')!.body['cost_currency']).toBe(
+      'eur',
+    );
+  });
+
+  it('pulls the creative library by update date when asked', async () => {
+    const { up, h } = await setup();
+    const { record } = await h.run(
+      xmp,
+      signed(up, { reports: ['creative_library'], library_date: 'updated', mode: 'daily' }),
+      {
+        env: SIGNED_ENV,
+      },
+    );
+    expect(record.status).toBe('success');
+    const call = up.calls.find((c) => c.path === '/v2/media/material/list')!;
+    expect(call.body).toMatchObject({ start_date_up: '2026-11-21', end_date_up: '2026-11-21' });
+    expect(call.body).not.toHaveProperty('start_date');
+    const rows = lines(await h.readRaw('xmp', 'xmp/creative_library/2026-11-21.ndjson'));
+    expect(rows.map((r) => r['updated_at'])).toEqual(['2026-11-21 15:00:00', '2026-11-21 15:01:00']);
   });
 
   it('retries an envelope code 5xx and an HTTP 503 with backoff', async () => {
@@ -201,9 +325,13 @@ describe('xmp collector, signed Open API', () => {
     up.faults
       .inject({ kind: 'status', status: 200, body: JSON.stringify({ code: 500, msg: 'busy' }) })
       .inject({ kind: 'status', status: 503 });
-    const { record } = await h.run(xmp, signed(up, { reports: ['ad_report'], mode: 'daily' }), {
-      env: SIGNED_ENV,
-    });
+    const { record } = await h.run(
+      xmp,
+      signed(up, { reports: ['ad_report'], mode: 'daily', check_metrics: false }),
+      {
+        env: SIGNED_ENV,
+      },
+    );
     expect(record.status).toBe('success');
     expect(up.faults.applied).toHaveLength(2);
     expect(up.calls.filter((c) => c.outcome === 'ok')).toHaveLength(1);
@@ -235,7 +363,31 @@ describe('xmp collector, signed Open API', () => {
   });
 });
 
-describe('xmp collector, account login through the token broker', () => {
+describe('xmp envelope codes', () => {
+  const rules = { successCodes: [0], rateLimitCodes: [429], authErrorCodes: [401, 403] };
+  it.each([
+    [0, 'success', 'ok'],
+    [200, 'success', 'permanent'],
+    [1006, 'Request Too Frequent', 'rate_limit'],
+    [2001, 'Too Many Requests', 'rate_limit'],
+    [2001, 'request too often', 'rate_limit'],
+    [2001, 'request is too frequent', 'rate_limit'],
+    [2001, '请求太频繁', 'rate_limit'],
+    [429, '', 'rate_limit'],
+    [401, 'whatever', 'auth'],
+    [10001, 'sign error', 'auth'],
+    [10002, 'token expired', 'auth'],
+    [10003, 'no Open API permission', 'auth'],
+    [503, 'busy', 'transient'],
+    [10004, 'interface timeout', 'transient'],
+    [10010, 'metric "ipm" is not available', 'permanent'],
+    [-1, 'unknown', 'permanent'],
+  ] as const)('code %d "%s" is %s', (code, msg, expected) => {
+    expect(classifyEnvelope(code, msg, rules)).toBe(expected);
+  });
+});
+
+describe('xmp collector, console login through the token broker (unconfirmed API, off by default)', () => {
   it('logs in once and shares the token with the next runs of the account', async () => {
     const { up, h } = await setup({ tokenTtlMs: 6 * 3_600_000 });
     const first = await h.run(xmp, login(up), { env: LOGIN_ENV });
@@ -248,7 +400,19 @@ describe('xmp collector, account login through the token broker', () => {
     expect([first.record.status, daily.record.status]).toEqual(['success', 'success']);
     expect(up.logins).toBe(1);
     expect(up.staleTokenRequests).toBe(0);
-    expect(up.calls.every((c) => c.auth === 'token' && c.outcome === 'ok')).toBe(true);
+    // Only the console API is called with the token: never the signed Open API paths.
+    expect(
+      up.calls.every((c) => c.path === XMP_CONSOLE_REPORT_PATH && c.auth === 'token' && c.outcome === 'ok'),
+    ).toBe(true);
+    expect(up.calls[0]!.body).toMatchObject({
+      level: 'campaign',
+      start_time: '2026-11-21',
+      end_time: '2026-11-21',
+      field: ['impression', 'click', 'install', 'cost'],
+      group_by: ['date', 'geo', 'campaign_id', 'campaign_name'],
+      page: 1,
+      page_size: 5,
+    });
     expect(first.record.result?.summary).toMatchObject({ auth: 'login', logins: 1 });
     expect(daily.record.result?.summary).toMatchObject({ logins: 0 });
     const tokenObject = await h.state.get('tokens/xmp.json');
@@ -264,7 +428,7 @@ describe('xmp collector, account login through the token broker', () => {
     async (refusal) => {
       // XMP expires the token after 30 min; the collector was told it lives 2 h.
       const { up, h } = await setup({ tokenTtlMs: 30 * 60_000, refusal });
-      const options = login(up, { token_lifetime_seconds: 7200, reports: ['ad_report'] });
+      const options = login(up, {}, { token_lifetime_seconds: 7200 });
       expect((await h.run(xmp, options, { env: LOGIN_ENV })).record.status).toBe('success');
       h.clock.advance(60 * 60_000);
       const { record } = await h.run(xmp, options, { env: LOGIN_ENV, executionId: 'exec-2' });
@@ -281,9 +445,9 @@ describe('xmp collector, account login through the token broker', () => {
     const { up, h } = await setup();
     up.faults.inject(
       { kind: 'status', status: 200, body: JSON.stringify({ code: 401, msg: 'token invalid' }) },
-      { match: /account\/report/, times: 2 },
+      { match: /admanage/, times: 2 },
     );
-    const { record, httpStatus } = await h.run(xmp, login(up, { reports: ['ad_report'] }), {
+    const { record, httpStatus } = await h.run(xmp, login(up, { mode: 'daily' }), {
       env: LOGIN_ENV,
     });
     expect(record).toMatchObject({ status: 'failed', retryable: true });
@@ -295,11 +459,9 @@ describe('xmp collector, account login through the token broker', () => {
   it('logs in outside the budget slot of the request that needs the token (no deadlock at 1 a minute)', async () => {
     const { up, h } = await setup({ requestsPerMinute: 1 });
     const t0 = h.clock.now();
-    const { record } = await h.run(
-      xmp,
-      login(up, { requests_per_minute: 1, mode: 'daily', reports: ['ad_report'] }),
-      { env: LOGIN_ENV },
-    );
+    const { record } = await h.run(xmp, login(up, { requests_per_minute: 1, mode: 'daily' }), {
+      env: LOGIN_ENV,
+    });
     expect(record.status).toBe('success');
     expect(up.logins).toBe(1);
     // The login took the minute's only request; the report waited for the next minute.
@@ -309,7 +471,7 @@ describe('xmp collector, account login through the token broker', () => {
 
   it('reads the token lifetime from the login answer when told where it is', async () => {
     const { up, h } = await setup({ tokenTtlMs: 2 * 3_600_000, announceExpiry: true });
-    await h.run(xmp, login(up, { expires_in_field: 'data.expires_in', reports: ['ad_report'] }), {
+    await h.run(xmp, login(up, {}, { expires_in_field: 'data.expires_in' }), {
       env: LOGIN_ENV,
     });
     const stored = JSON.parse((await h.state.get('tokens/xmp.json'))!.data.toString('utf8')) as {
@@ -333,10 +495,10 @@ describe('xmp collector, account login through the token broker', () => {
   it('tries a busy login again rather than taking it for wrong credentials', async () => {
     const { up, h } = await setup();
     up.faults.inject(
-      { kind: 'status', status: 200, body: JSON.stringify({ code: 429, msg: 'Request Too Frequent' }) },
+      { kind: 'status', status: 200, body: JSON.stringify({ code: 1006, msg: 'Request Too Frequent' }) },
       { match: new RegExp(XMP_LOGIN_PATH) },
     );
-    const { record } = await h.run(xmp, login(up, { reports: ['ad_report'] }), { env: LOGIN_ENV });
+    const { record } = await h.run(xmp, login(up), { env: LOGIN_ENV });
     expect(record.status).toBe('success');
     expect(up.faults.applied).toHaveLength(1);
     expect(up.logins).toBe(1);
@@ -346,7 +508,7 @@ describe('xmp collector, account login through the token broker', () => {
     const { up, h } = await setup();
     up.faults.inject(
       { kind: 'status', status: 200, body: JSON.stringify({ code: 401, msg: 'token invalid' }) },
-      { match: /account\/report/ },
+      { match: /admanage/ },
     );
     const { record } = await h.run(xmp, login(up), { env: LOGIN_ENV });
     expect(record.status).toBe('success');
@@ -364,10 +526,21 @@ describe('xmp collector, account login through the token broker', () => {
     expect(state).toContain(token);
   });
 
-  it('refuses auth: login without a login_path, naming the option', () => {
+  it('refuses auth: login without its console settings, and creative reports through it, naming the option', () => {
     expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(PermanentError);
-    expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(
-      /options\.login_path: required with auth: login/,
+    expect(() => xmp.parseOptions({ auth: 'login' })).toThrow(/options\.console: required with auth: login/);
+    expect(() =>
+      xmp.parseOptions({
+        auth: 'login',
+        console: { login_url: 'https://xmp.example/login' },
+        reports: ['creative_report'],
+      }),
+    ).toThrow(/options\.reports: only ad_report is pulled through the console API/);
+    expect(() => xmp.parseOptions({ auth: 'login', console: { login_url: 'file:///etc/passwd' } })).toThrow(
+      /options\.console\.login_url: is not an http\(s\) URL/,
     );
+    expect(
+      xmp.parseOptions({ auth: 'login', console: { login_url: 'https://xmp.example/login' } }).reports,
+    ).toEqual(['ad_report']);
   });
 });

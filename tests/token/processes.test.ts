@@ -86,10 +86,8 @@ describe.each(STORE_KINDS)('token broker across processes on the %s store', (kin
     const options = JSON.stringify({
       auth: 'login',
       account,
-      base_url: up.baseUrl,
-      login_path: XMP_LOGIN_PATH,
+      console: { login_url: up.loginUrl, api_base: up.consoleBase },
       mode: 'daily',
-      reports: ['ad_report'],
     });
     for (let i = 0; i < PROCESSES; i++) {
       children.push(

@@ -3,8 +3,8 @@ import { startDvfUpstream } from './dvf';
 import type { Faults } from './faults';
 import { startGeoUpstream } from './geo';
 import { communeWithPlu, startPluUpstream } from './plu';
-import { makeEtablissements, startSireneUpstream } from './sirene';
-import { startXmpUpstream, XMP_LOGIN_PATH } from './xmp';
+import { startStockUpstream } from './sirene-stock';
+import { startXmpUpstream } from './xmp';
 
 /**
  * One loopback upstream per built-in collector, with the options (and environment) that point the
@@ -16,33 +16,62 @@ export interface UpstreamFixture {
   env: Record<string, string>;
   server: TestServer;
   faults: Faults;
+  /** Injects faults that make exactly one of the run's units of work fail, whatever its retries. */
+  failOneUnit(): void;
   close(): Promise<void>;
 }
 
 export const XMP_TEST_PASSWORD = 'conformance-xmp-password-5c1f';
 
-export const SIRENE_TEST_KEY = 'conformance-sirene-key-7d2e41';
-
 export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFixture>>> = {
   'insee-contours': async () => {
     const up = await startGeoUpstream();
-    return { options: { base_url: up.url, departements: ['75', '92'] }, env: {}, ...up };
+    return {
+      options: { base_url: up.url, departements: ['75', '92'] },
+      env: {},
+      failOneUnit: () =>
+        up.faults.inject({ kind: 'status', status: 500 }, { times: 10, match: /codeDepartement=92/ }),
+      ...up,
+    };
   },
   dvf: async () => {
     const up = await startDvfUpstream({ releases: ['2025-04'] });
-    return { options: { base_url: up.baseUrl, departements: ['01', '75', '57'] }, env: {}, ...up };
+    return {
+      options: { base_url: up.baseUrl, departements: ['01', '75', '57'], years: [2024, 2025] },
+      env: {},
+      failOneUnit: () =>
+        up.faults.inject(
+          { kind: 'status', status: 502 },
+          { times: 10, match: /2025\/departements\/01\.csv\.gz$/ },
+        ),
+      ...up,
+    };
   },
   sirene: async () => {
-    const up = await startSireneUpstream({ key: SIRENE_TEST_KEY, etablissements: makeEtablissements(30) });
+    // The default source without a key: the monthly stock files (the API source has its own tests).
+    const up = await startStockUpstream([
+      { name: '2026-11-01-StockEtablissement_utf8.zip', csvBytes: 512 * 1024, seed: 1 },
+      { name: '2026-11-01-StockUniteLegale_utf8.zip', csvBytes: 128 * 1024, seed: 2 },
+    ]);
     return {
-      options: { base_url: up.baseUrl, page_size: 10 },
-      env: { SIRENE_API_KEY: SIRENE_TEST_KEY },
+      options: {
+        stock_base_url: up.baseUrl,
+        stock_files: ['StockEtablissement_utf8.zip', 'StockUniteLegale_utf8.zip'],
+      },
+      env: {},
+      failOneUnit: () =>
+        up.faults.inject({ kind: 'status', status: 503 }, { times: 10, match: /StockUniteLegale/ }),
       ...up,
     };
   },
   plu: async () => {
     const up = await startPluUpstream([communeWithPlu('75056', 20), communeWithPlu('35238', 5)]);
-    return { options: { base_url: up.baseUrl, communes: ['75056', '35238'] }, env: {}, ...up };
+    return {
+      options: { base_url: up.baseUrl, communes: ['75056', '35238'] },
+      env: {},
+      failOneUnit: () => up.faults.inject({ kind: 'status', status: 500 }, { times: 10, match: /DU_35238/ }),
+      ...up,
+    };
   },
   xmp: async () => {
     // The login style exercises the token broker too; no rate limit, since the fixture cannot share the
@@ -53,8 +82,10 @@ export const upstreamFixtures: Readonly<Record<string, () => Promise<UpstreamFix
       requestsPerMinute: null,
     });
     return {
-      options: { auth: 'login', base_url: up.baseUrl, login_path: XMP_LOGIN_PATH, page_size: 5 },
+      options: { auth: 'login', console: { login_url: up.loginUrl, api_base: up.consoleBase }, page_size: 5 },
       env: { XMP_USERNAME: 'collector@example.com', XMP_PASSWORD: XMP_TEST_PASSWORD },
+      // The first day's report: four transient answers exhaust its attempts; the second day goes on.
+      failOneUnit: () => up.faults.inject({ kind: 'status', status: 503 }, { times: 4, match: /admanage/ }),
       ...up,
     };
   },

@@ -24,6 +24,11 @@ export interface SireneUpstreamOptions {
   publication?: string;
   /** Timestamps each request on this clock (to check the pacing). */
   clock?: Clock;
+  /**
+   * Extra headers on the n-th /siret answer (from 0): the gateway's rate-limit headers. Their names are
+   * UNCONFIRMED for API Sirene (no source found): the common `X-RateLimit-Remaining` / `-Reset`.
+   */
+  searchHeaders?: (index: number) => Record<string, string>;
 }
 
 export interface SireneUpstream {
@@ -58,6 +63,7 @@ export async function startSireneUpstream(options: SireneUpstreamOptions): Promi
   let publication = options.publication ?? '2026-11-21T03:00:00.000';
   const faults = new Faults();
   const times: number[] = [];
+  let searches = 0;
 
   const server = await startServer(async (req, res) => {
     times.push(options.clock?.now() ?? Date.now());
@@ -119,18 +125,24 @@ export async function startSireneUpstream(options: SireneUpstreamOptions): Promi
       return;
     }
     const page = matching.slice(offset, offset + nombre);
-    json(res, 200, {
-      header: {
-        statut: 200,
-        message: 'OK',
-        total: matching.length,
-        debut: 0,
-        nombre: page.length,
-        curseur: cursor,
-        curseurSuivant: cursorFor(offset + page.length),
+    const extra = options.searchHeaders?.(searches++) ?? {};
+    json(
+      res,
+      200,
+      {
+        header: {
+          statut: 200,
+          message: 'OK',
+          total: matching.length,
+          debut: 0,
+          nombre: page.length,
+          curseur: cursor,
+          curseurSuivant: cursorFor(offset + page.length),
+        },
+        etablissements: page,
       },
-      etablissements: page,
-    });
+      extra,
+    );
   });
 
   return {

@@ -54,3 +54,25 @@ export function libraryRows(day: string): unknown[] {
     created_at: `${day} 10:0${i}:00`,
   }));
 }
+
+/** Two creatives whose record was updated on `day` (created earlier): what the library by update date answers. */
+export function libraryUpdatedRows(day: string): unknown[] {
+  return Array.from({ length: 2 }, (_, i) => ({
+    material_name: `creative-updated-${day}-${i}.png`,
+    material_id: 7000 + seed(day) * 10 + i,
+    user_material_id: `u-upd-${day}-${i}`,
+    md5_file_id: `md5-upd-${day}-${i}`,
+    material_type: 'image',
+    tag: ['refreshed'],
+    width: 1200,
+    height: 628,
+    created_at: '2026-01-05 09:00:00',
+    updated_at: `${day} 15:0${i}:00`,
+  }));
+}
+
+/** The metric names `/v1/media/report/fields` offers, per report_type. */
+export const AVAILABLE_METRICS: Readonly<Record<'ad' | 'material', readonly string[]>> = {
+  ad: ['impression', 'click', 'install', 'cost', 'ctr', 'cpi', 'cpm', 'postback_install'],
+  material: ['impression', 'click', 'install', 'cost', 'currency_cost', 'ctr'],
+};
