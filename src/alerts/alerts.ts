@@ -1,7 +1,7 @@
 import type { AlertsConfig } from '../config/ops-sections';
 import { ALERT_DEFAULTS } from '../config/ops-sections';
 import { errorMessage } from '../errors';
-import type { ExecutionReport } from '../report/report';
+import { collectorOfKey, type CollectorReport, type ExecutionReport } from '../report/report';
 import type { SaveResult } from '../report/report-store';
 import type { Services } from '../services';
 import type { Logger } from '../util/log';
@@ -33,15 +33,19 @@ export async function afterExecution(
   const alerts = services.config.alerts ?? DEFAULT_ALERTS;
   if (!alerts.enabled) return [];
   const results: ChannelResult[] = [];
-  const finished = Object.entries(report.collectors).filter(
-    ([, c]) => c.status === 'success' || c.status === 'failed',
-  );
-  if (finished.length === 0) return results;
+  // A collector with several runs in one execution (catch-up, backfill) has entries keyed
+  // `name@<scheduled time>`, oldest first: its latest finished run is the one counted.
+  const latest = new Map<string, CollectorReport>();
+  for (const [key, c] of Object.entries(report.collectors)) {
+    if (c.status !== 'success' && c.status !== 'failed') continue;
+    latest.set(collectorOfKey(key), c);
+  }
+  if (latest.size === 0) return results;
   let transitions: Map<string, NonNullable<Transition>>;
   try {
     transitions = await recordRuns(
       services.stores.state,
-      finished.map(([collector, c]) => ({
+      [...latest].map(([collector, c]) => ({
         collector,
         failed: c.status === 'failed',
         executionId: report.execution_id,
@@ -53,11 +57,11 @@ export async function afterExecution(
     );
   } catch (error) {
     log.warn(`failure counts not updated: ${errorMessage(error)}`, {
-      collectors: finished.length,
+      collectors: latest.size,
     });
     return results;
   }
-  for (const [collector, c] of finished) {
+  for (const [collector, c] of latest) {
     const transition = transitions.get(collector);
     if (!transition) continue;
     const event: AlertEvent = {

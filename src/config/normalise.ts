@@ -3,6 +3,7 @@ import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
+import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
 export type Complain = (path: string, message: string) => void;
@@ -68,6 +69,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       queue: c.queue ?? null,
       retry: retryPolicy(retry, c.retry, `${path}.retry`, complain),
       shards: c.shards ?? false,
+      scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });
 
@@ -165,6 +167,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
       tasks,
       useSecretManager: s.use_secret_manager ?? false,
+      backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
     },
     collectors,
     monitoring: monitoringOf(raw),

@@ -1,3 +1,4 @@
+import type { BackfillLimits, CollectorScheduling } from './scheduling';
 import type { AlertsConfig, DeployConfig } from './ops-sections';
 
 /** Closed sets as const tuples, each with its union type (see STYLE.md). */
@@ -62,6 +63,8 @@ export interface CollectorConfig {
   retry: RetryPolicy;
   /** Each run split into the shards its collector lists, each run on its own (shards/). */
   shards: boolean;
+  /** Catch-up, overlap, jitter and pause policies (config/scheduling.ts). */
+  scheduling: CollectorScheduling;
 }
 
 /** A setting of the config file that nothing here uses (the original layout's, mostly), and why. */
@@ -97,6 +100,7 @@ export interface Config {
     tasks: TasksConfig;
     /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
     useSecretManager: boolean;
+    backfill: BackfillLimits;
   };
   /** In config order: group members run in this order. */
   collectors: readonly CollectorConfig[];

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { BACKFILL_OVERLAP_POLICIES, type BackfillOverlapPolicy } from '../config/scheduling';
 import { RequestError } from '../errors';
 import { describeIssue, problemText } from '../util/issues';
 
@@ -17,6 +18,8 @@ export interface DispatchPayload {
   shard?: string;
   /** Enqueue the run's shards, listed by the scheduler in the shard index (a long list; tasks mode). */
   fanOut?: true;
+  /** A backfill's overlap policy (buffer_all, allow_all), instead of the collector's `overlap`. */
+  overlap?: BackfillOverlapPolicy;
 }
 
 /**
@@ -50,6 +53,9 @@ const payloadSchema = v.strictObject({
     ),
   ),
   fanOut: v.optional(v.literal(true, 'must be true when present')),
+  overlap: v.optional(
+    v.picklist(BACKFILL_OVERLAP_POLICIES, `must be one of ${BACKFILL_OVERLAP_POLICIES.join(', ')}`),
+  ),
 });
 
 const PAYLOAD_FIELDS = Object.keys(payloadSchema.entries);
@@ -82,10 +88,11 @@ export function parsePayload(input: unknown, routeCollector: string): DispatchPa
       `payload is for collector "${result.output.collector}" but was posted to /collectors/${routeCollector}`,
     );
   }
-  const { shard, fanOut, ...payload } = result.output;
+  const { shard, fanOut, overlap, ...payload } = result.output;
   return {
     ...payload,
     ...(shard === undefined ? {} : { shard }),
     ...(fanOut ? { fanOut } : {}),
+    ...(overlap === undefined ? {} : { overlap }),
   };
 }
