@@ -95,7 +95,7 @@ export async function runCommand(
  * the report history gets a short budget, and without it the check uses the timeouts. Only group
  * members can overlap, so only they are planned, and a config without groups costs nothing here.
  */
-async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
+export async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
   const members = services.config.collectors.filter((c) => c.enabled && c.schedule !== null && c.group);
   if (members.length === 0) return;
   const { durations, note } = await advisoryDurations(services);
