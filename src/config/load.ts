@@ -78,7 +78,16 @@ export function parseConfig(
   // careful path reads the file again, with every node's line for the error.
   const fast = fastParse(text, env);
   const config = fast && checkInput(fast.input, source, options, null);
-  if (config) return config;
+  return config ?? parseConfigCarefully(text, source, env, options);
+}
+
+/** The careful path alone (the yaml Document, every line kept): what parseConfig must always agree with. */
+export function parseConfigCarefully(
+  text: string,
+  source: string,
+  env: Env = process.env,
+  options: ParseOptions = {},
+): Config {
   const careful = readDocument(text, source, env);
   return checkInput(careful.input, source, options, careful.where)!;
 }

@@ -19,7 +19,9 @@ export function expandField(field: string, min: number, max: number): number[] |
   const values = new Set<number>();
   for (const part of field.split(',')) {
     const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m) return null;
+    // croner refuses `5/10` (a step from a value: it asks for `*/10` or `5-59/10`) and `*-5`: so does
+    // the numeric path, leaving them to croner's error.
+    if (!m || (m[1] === '*' ? m[2] !== undefined : m[2] === undefined && m[3] !== undefined)) return null;
     const step = m[3] ? Number(m[3]) : 1;
     const start = m[1] === '*' ? min : Number(m[1]);
     const end = m[1] === '*' ? max : m[2] !== undefined ? Number(m[2]) : m[3] ? max : start;
