@@ -7,10 +7,11 @@
 //  - the 5,000-collector config's load (a fresh process a round: time and heap growth, kept and peak);
 //  - the run's overlap check (`scheduler run` plans group members only) with no group and with 50 members;
 //  - `scheduler plan` of the 5,000 collectors (whole process).
+// Each process's CPU (user + system, from GNU time where installed) is printed beside its wall time.
 const { spawn, fork } = require('node:child_process');
 const { once } = require('node:events');
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
-const { tmpdir } = require('node:os');
+const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { loadavg, tmpdir } = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -49,16 +50,36 @@ async function startFarm() {
   return { url: chunk.toString().trim(), stop: () => child.kill() };
 }
 
-/** Runs a command to its end; its wall time from spawn to exit, its output and exit code. */
+/** GNU time, where the machine has it: each process's own CPU (user + system) beside its wall time. */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/** Runs a command to its end; its wall time from spawn to exit, its CPU, its output and exit code. */
 async function timed(command, args, env = {}) {
+  const cpuFile = path.join(tmpdir(), `bench-scale-cpu-${process.pid}`);
+  const [cmd, argv] = GNU_TIME
+    ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, command, ...args]]
+    : [command, args];
   const t0 = performance.now();
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env } });
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env } });
   let stdout = '';
   let stderrBytes = 0;
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => (stderrBytes += c.length));
   const [code] = await once(child, 'close');
-  return { wallMs: performance.now() - t0, code, stdout, stderrBytes };
+  const wallMs = performance.now() - t0;
+  let cpuMs = null;
+  if (GNU_TIME) {
+    const [user, system] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+    cpuMs = Math.round((user + system) * 1000);
+    rmSync(cpuFile, { force: true });
+  }
+  return { wallMs, cpuMs, code, stdout, stderrBytes };
+}
+
+/** The median of numbers (null when not measured). */
+function median(values) {
+  if (values.some((v) => v === null)) return null;
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 function stats(walls) {
@@ -81,6 +102,8 @@ async function wholeRun(dir, farm) {
   );
   const ours = [];
   const python = [];
+  const oursCpu = [];
+  const pythonCpu = [];
   const env = { SCHEDULER_CONFIG: configFile };
   const runOurs = () =>
     timed(process.execPath, [path.join(root, 'bin/scheduler.js'), 'run', '-c', configFile], env);
@@ -99,10 +122,12 @@ async function wholeRun(dir, farm) {
     if (a.code !== 0 || !a.stdout.includes(`${COLLECTORS} collectors, ${COLLECTORS} succeeded`))
       throw new Error(`scheduler run failed (exit ${a.code}): ${a.stdout.slice(-400)}`);
     ours.push(a.wallMs);
+    oursCpu.push(a.cpuMs);
     const b = await runPython();
     if (b.code !== 0 || !b.stdout.includes(`${COLLECTORS} of ${COLLECTORS} succeeded`))
       throw new Error(`original_fanout.py failed (exit ${b.code}): ${b.stdout.slice(-400)}`);
     python.push(b.wallMs);
+    pythonCpu.push(b.cpuMs);
   }
   const s = stats(ours);
   const p = stats(python);
@@ -111,9 +136,13 @@ async function wholeRun(dir, farm) {
     concurrency: CONCURRENCY,
     delayMs: DELAY_MS,
     idealMs: Math.ceil(COLLECTORS / CONCURRENCY) * DELAY_MS,
-    schedulerRun: s,
-    originalPython: p,
+    schedulerRun: { ...s, cpuMs: median(oursCpu) },
+    originalPython: { ...p, cpuMs: median(pythonCpu) },
     schedulerOverPython: +(s.bestMs / p.bestMs).toFixed(3),
+    cpuSchedulerOverPython: oursCpu[0] === null ? null : +(median(oursCpu) / median(pythonCpu)).toFixed(3),
+    // A shared machine's load: on 2 cores under load, a process of 200 threads (Python) is given
+    // more of the CPU than one of a single thread, so the wall ratio reads best on a quiet machine.
+    loadAverage1m: +loadavg()[0].toFixed(1),
     medianSchedulerOverPython: +(s.medianMs / p.medianMs).toFixed(3),
     goal: 'scheduler run ≤ 0.5 × the original fan-out',
   };

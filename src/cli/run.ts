@@ -98,7 +98,7 @@ export async function runCommand(
 export async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
   const members = services.config.collectors.filter((c) => c.enabled && c.schedule !== null && c.group);
   if (members.length === 0) return;
-  const { durations, note } = await advisoryDurations(services);
+  const { durations, note } = await advisoryDurations(services, new Set(members.map((c) => c.name)));
   if (note) io.stderr(`${note}\n`);
   const plan = buildPlan({ ...services.config, collectors: members }, services.clock.now(), 24, durations);
   const groups = [...new Set(plan.overlaps.map((o) => o.group))];
