@@ -153,7 +153,13 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
 }
 
 function planJson(plan: Plan, suggestion: Suggestion) {
-  const iso = (ms: number) => new Date(ms).toISOString();
+  // Thousands of collectors share a few hundred run times: each is written out once.
+  const written = new Map<number, string>();
+  const iso = (ms: number) => {
+    let text = written.get(ms);
+    if (text === undefined) written.set(ms, (text = new Date(ms).toISOString()));
+    return text;
+  };
   return {
     from: iso(plan.fromMs),
     to: iso(plan.toMs),
