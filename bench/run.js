@@ -10,6 +10,7 @@ const streams = require('./streams');
 const history = require('./history');
 const plan = require('./plan');
 const callers = require('./callers');
+const schedule = require('./schedule');
 
 (async () => {
   const results = {};
@@ -28,6 +29,7 @@ const callers = require('./callers');
   results.history = await history.main();
   results.plan = await plan.main();
   results.callers = await callers.main();
+  results.schedule = await schedule.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

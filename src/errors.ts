@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   TOKEN_LOGIN_FAILED: 'logging in to an account failed (here or in the job that was logging in)',
   TOKEN_REFUSED: 'an upstream refused a token or signature the account should accept',
   DUPLICATE_TRIGGER: 'this tick was already triggered',
+  BACKFILL_BUSY: 'another call is running this backfill',
   CANCELLED: 'a signal (SIGINT, SIGTERM) stopped the execution',
   INTERNAL: 'a bug: an error nobody expected',
 } as const;

@@ -1,7 +1,7 @@
 import type { AlertsConfig } from '../config/ops-sections';
 import { ALERT_DEFAULTS } from '../config/ops-sections';
 import { errorMessage } from '../errors';
-import type { ExecutionReport } from '../report/report';
+import { collectorOfKey, type CollectorReport, type ExecutionReport } from '../report/report';
 import type { SaveResult } from '../report/report-store';
 import type { Services } from '../services';
 import type { Logger } from '../util/log';
@@ -33,8 +33,14 @@ export async function afterExecution(
   const alerts = services.config.alerts ?? DEFAULT_ALERTS;
   if (!alerts.enabled) return [];
   const results: ChannelResult[] = [];
-  for (const [collector, c] of Object.entries(report.collectors)) {
+  // A collector with several runs in one execution (catch-up, backfill) has entries keyed
+  // `name@<scheduled time>`, oldest first: its latest finished run is the one counted.
+  const latest = new Map<string, CollectorReport>();
+  for (const [key, c] of Object.entries(report.collectors)) {
     if (c.status !== 'success' && c.status !== 'failed') continue;
+    latest.set(collectorOfKey(key), c);
+  }
+  for (const [collector, c] of latest) {
     let transition: Transition;
     try {
       transition = await recordRun(

@@ -7,7 +7,8 @@ import { SchedulerError } from '../errors';
 import { applyPlan } from '../deploy/apply';
 import { checkProject } from '../deploy/check';
 import { gcloudRunner, type GcloudRunner } from '../deploy/gcloud';
-import { deployPlan, refusesToStart } from '../deploy/plan';
+import { refusesToStart } from '../deploy/incoming-auth';
+import { deployPlan } from '../deploy/plan';
 import { planJobs } from '../deploy/scheduler-jobs';
 import { renderScript } from '../deploy/script';
 import { resolveDeploy } from '../deploy/settings';
@@ -91,7 +92,7 @@ export async function deployCommand(
       {
         path: 'scheduler.incoming_auth',
         line: null,
-        message: `is none, which a deployed function refuses to start with: set type google-id-token (audiences: the function's URL; allowed_emails: ${settings.serviceAccount}) or bearer; nothing was changed`,
+        message: `is none, which a deployed function refuses to start with: set type google-id-token with audiences [${settings.audience}] (deploy makes Cloud Run accept it, and Cloud Scheduler's tokens carry it) and allowed_emails [${settings.serviceAccount}], or read them from $SCHEDULER_INCOMING_AUTH, $SCHEDULER_AUDIENCE and $SCHEDULER_SERVICE_ACCOUNT, which deploy sets, as config/config.yaml does; nothing was changed`,
       },
     ]);
   }

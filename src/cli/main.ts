@@ -8,11 +8,14 @@ import { CollectorRegistry } from '../runtime/registry';
 import { createServices, type ServiceOptions } from '../services';
 import { createLogger, type LogEntry } from '../util/log';
 import { scrub } from '../util/secrets';
+import { BACKFILL_OVERLAP_POLICIES } from '../config/scheduling';
 import { packageVersion } from '../util/version';
+import { backfillCommand } from './backfill';
 import { collectCommand } from './collect';
 import { deployCommand } from './deploy';
 import type { GcloudRunner } from '../deploy/gcloud';
 import { historyCommand } from './history';
+import { pauseCommand, resumeCommand } from './pause';
 import { planCommand } from './plan';
 import { queuesCommand } from './queues';
 import { runCommand } from './run';
@@ -126,6 +129,46 @@ export async function main(
       exitCode = await stop.during(() =>
         collectCommand(name, options, program.opts<GlobalOptions>(), loadServices, io),
       );
+    });
+
+  program
+    .command('pause')
+    .description('pause a collector (or every member of group:G) without a redeploy: its runs are skipped')
+    .argument('<target>', 'a collector name, or group:NAME')
+    .requiredOption('--reason <text>', 'why (shown in every report that skips it)')
+    .option('--until <time>', 'resume by itself at this ISO time', isoTime)
+    .option('--by <name>', 'who pauses (default: your user name at this host)')
+    .option('--json', 'print the pause as JSON')
+    .action(async (target: string, options) => {
+      exitCode = await pauseCommand(target, options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('resume')
+    .description('resume a paused collector (or group:G); exit 1 if it was not paused')
+    .argument('<target>', 'a collector name, or group:NAME')
+    .option('--json', 'print what was resumed as JSON')
+    .action(async (target: string, options) => {
+      exitCode = await resumeCommand(target, options, program.opts<GlobalOptions>(), loadServices, io);
+    });
+
+  program
+    .command('backfill')
+    .description('run a collector once per scheduled time of its cron in a past range (run again to resume)')
+    .argument('<name>', 'collector name')
+    .requiredOption('--from <time>', 'start of the range (ISO time, included)', isoTime)
+    .requiredOption('--to <time>', 'end of the range (ISO time, included; not in the future)', isoTime)
+    .addOption(
+      new Option(
+        '--overlap <policy>',
+        'how its runs overlap each other (default buffer_all: one after another)',
+      ).choices(BACKFILL_OVERLAP_POLICIES),
+    )
+    .addOption(new Option('--mode <mode>', 'dispatch mode').choices(DISPATCH_MODES))
+    .option('--dry-run', 'print the scheduled times and what each run would be sent; send nothing')
+    .option('--json', 'print the report (or the dry run) as JSON')
+    .action(async (name: string, options) => {
+      exitCode = await backfillCommand(name, options, program.opts<GlobalOptions>(), loadServices, io);
     });
 
   program

@@ -4,6 +4,7 @@ import { buildPlan, PLAN_RUN_LIMIT, type Durations, type Plan } from '../schedul
 import { suggestSchedules, type Suggestion } from '../schedule/stagger';
 import { renderTimeline } from '../schedule/timeline';
 import type { Services } from '../services';
+import { pauseLines } from './pause';
 import { untilAborted } from '../util/abort';
 import { timeoutSignal } from '../util/clock';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
@@ -34,8 +35,15 @@ export async function planCommand(
       plan.overlaps.length > 0
         ? suggestSchedules(services.config, fromMs, durations)
         : { changes: [], unresolved: [] };
-    if (options.json) io.stdout(JSON.stringify(planJson(plan, suggestion), null, 2) + '\n');
-    else io.stdout(renderPlan(plan, suggestion) + '\n');
+    const { pauses, text } = await pauseLines(services);
+    if (options.json)
+      io.stdout(JSON.stringify({ ...planJson(plan, suggestion), paused: pauses }, null, 2) + '\n');
+    else
+      io.stdout(
+        renderPlan(plan, suggestion) +
+          '\n' +
+          (text ? `\n${text}\n(paused runs are skipped; the timeline shows the schedule)\n` : ''),
+      );
     return options.check && plan.overlaps.length > 0 ? EXIT.failed : EXIT.ok;
   });
 }

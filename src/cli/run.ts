@@ -41,7 +41,11 @@ export async function runCommand(
           `dry run (${plan.mode}, ${plan.trigger.kind}): ${names.length} collector${names.length === 1 ? '' : 's'} would be dispatched; nothing sent\n`,
         );
         for (const [name, c] of Object.entries(plan.collectors)) {
-          io.stdout(`  ${name.padEnd(20)} POST ${c.url}${c.group ? `  (group ${c.group})` : ''}\n`);
+          io.stdout(
+            'skipped' in c
+              ? `  ${name.padEnd(20)} skipped (${c.reason}): ${c.detail ?? ''}\n`
+              : `  ${name.padEnd(20)} POST ${c.url}${c.group ? `  (group ${c.group})` : ''}${c.trigger ? `  (${c.trigger.kind} of ${c.trigger.scheduled_time})` : ''}\n`,
+          );
         }
         if (ignored.length > 0) {
           io.stdout(`not used from ${services.config.source} (${ignored.length}):\n`);

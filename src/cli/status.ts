@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import { reportTable, summaryLine } from './format';
+import { pauseLines } from './pause';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 import { withServices } from './with-services';
 
@@ -40,10 +41,13 @@ export async function statusCommand(
       );
       io.stderr(`report page written to ${file}\n`);
     }
-    if (options.json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+    // Pauses are current state, not the report's: shown beside it (JSON: `paused`, only when any).
+    const { pauses, text } = await pauseLines(services);
+    if (options.json)
+      io.stdout(JSON.stringify(pauses.length > 0 ? { ...report, paused: pauses } : report, null, 2) + '\n');
     else
       io.stdout(
-        `${reportTable(report)}\n\n${summaryLine(report)}\nstarted ${report.start_time}, ended ${report.end_time}\n`,
+        `${reportTable(report)}\n\n${summaryLine(report)}\nstarted ${report.start_time}, ended ${report.end_time}\n${text ? `\n${text}\n` : ''}`,
       );
     return EXIT.ok;
   });

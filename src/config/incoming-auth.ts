@@ -14,6 +14,19 @@ const KEYS_BY_TYPE: Record<IncomingAuthConfig['type'], readonly (keyof RawIncomi
 };
 
 /**
+ * Keys a type accepts without using them. `none` tolerates google-id-token's so that one file serves a
+ * local run and a deployment: `type: ${SCHEDULER_INCOMING_AUTH:-none}` with the audiences and e-mails
+ * beside it is none on a laptop and google-id-token where `scheduler deploy` sets the variable
+ * (config/config.yaml). Nothing is lost: none checks nobody, and a deployed function refuses to start
+ * with it. Bearer's keys under none, and every other mix, are still mistakes.
+ */
+const TOLERATED_BY_TYPE: Record<IncomingAuthConfig['type'], readonly (keyof RawIncomingAuth)[]> = {
+  'google-id-token': [],
+  bearer: [],
+  none: KEYS_BY_TYPE['google-id-token'],
+};
+
+/**
  * `scheduler.incoming_auth`: who may call the function. Left out, it is `bearer` with the token the
  * scheduler itself sends when `scheduler.auth` is bearer (the collector routes it serves demanded that
  * token already), else `none`, which a deployed function refuses to start with (auth/incoming/create.ts).
@@ -32,7 +45,7 @@ export function normaliseIncomingAuth(
         }
       : { type: 'none', allowUnauthenticated: false };
   }
-  const allowed = KEYS_BY_TYPE[raw.type];
+  const allowed = [...KEYS_BY_TYPE[raw.type], ...TOLERATED_BY_TYPE[raw.type]];
   for (const key of Object.keys(raw) as (keyof RawIncomingAuth)[]) {
     if (key !== 'type' && !allowed.includes(key)) {
       const owner = (Object.keys(KEYS_BY_TYPE) as IncomingAuthConfig['type'][]).find((t) =>

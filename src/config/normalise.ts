@@ -3,6 +3,7 @@ import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
+import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
 export type Complain = (path: string, message: string) => void;
@@ -67,6 +68,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       groupWaitSeconds,
       queue: c.queue ?? null,
       retry: retryPolicy(retry, c.retry, `${path}.retry`, complain),
+      scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });
 
@@ -164,6 +166,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
       tasks,
       useSecretManager: s.use_secret_manager ?? false,
+      backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
     },
     collectors,
     monitoring: monitoringOf(raw),

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { compileSchedule, isValidTimezone } from '../schedule/cron';
+import { schedulerSchedulingKeys, schedulingKeys } from './scheduling';
 import { alertsSchema, deploySchema } from './ops-sections';
 import { AUTH_TYPES, DISPATCH_MODES } from './types';
 
@@ -141,6 +142,7 @@ export const collectorSchema = v.strictObject({
   queue: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'is not a valid queue id'))),
   retry: v.optional(retrySchema),
   description: v.optional(v.string()),
+  ...schedulingKeys,
 });
 
 const schedulerSchema = v.strictObject({
@@ -164,6 +166,7 @@ const schedulerSchema = v.strictObject({
   region: v.optional(v.string()),
   collectors: v.optional(v.record(nameKey, collectorSchema)),
   collector_urls: v.optional(v.record(nameKey, httpUrl)),
+  ...schedulerSchedulingKeys,
 });
 
 /** Sections of the original design's file that belong to the collectors, kept as they are. */

@@ -1,3 +1,4 @@
+import type { BackfillLimits, CollectorScheduling } from './scheduling';
 import type { AlertsConfig, DeployConfig } from './ops-sections';
 
 /** Closed sets as const tuples, each with its union type (see STYLE.md). */
@@ -60,6 +61,8 @@ export interface CollectorConfig {
   groupWaitSeconds: number;
   queue: string | null;
   retry: RetryPolicy;
+  /** Catch-up, overlap, jitter and pause policies (config/scheduling.ts). */
+  scheduling: CollectorScheduling;
 }
 
 /** A setting of the config file that nothing here uses (the original layout's, mostly), and why. */
@@ -95,6 +98,7 @@ export interface Config {
     tasks: TasksConfig;
     /** Legacy `use_secret_manager`: collector credentials come from Secret Manager. */
     useSecretManager: boolean;
+    backfill: BackfillLimits;
   };
   /** In config order: group members run in this order. */
   collectors: readonly CollectorConfig[];

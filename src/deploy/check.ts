@@ -2,6 +2,7 @@ import { DEFAULT_ALERTS } from '../alerts/alerts';
 import type { Config } from '../config/types';
 import { planQueues } from '../tasks/queues';
 import type { GcloudRunner } from './gcloud';
+import { FUNCTION_URL, functionService, jobAudience } from './incoming-auth';
 import { ALERT_METRIC, JOB_RETRY, lifecycleRules, type LifecycleRule } from './plan';
 import { DEPLOY_RUNTIME } from './runtime';
 import type { JobsPlan } from './scheduler-jobs';
@@ -91,11 +92,23 @@ export async function checkProject(
     for (const k of Object.keys(env))
       if (!(k in settings.env) && k !== 'LOG_EXECUTION_ID')
         diffs.push(`function ${fn}: env ${k} is set but the config does not set it`);
+    const service = (await json([
+      'run',
+      'services',
+      'describe',
+      functionService(fn),
+      `--region=${region}`,
+      where,
+    ])) as ServiceJson | null;
+    if (!customAudiences(service).includes(settings.audience))
+      diffs.push(
+        `function ${fn}: Cloud Run does not accept ID tokens for ${settings.audience} (not a custom audience of service ${functionService(fn)}), the audience Cloud Scheduler's tokens carry`,
+      );
     const policy = (await json([
       'run',
       'services',
       'get-iam-policy',
-      fn.toLowerCase(),
+      functionService(fn),
       `--region=${region}`,
       where,
     ])) as IamJson | null;
@@ -123,6 +136,7 @@ export async function checkProject(
   for (const name of existing)
     if (name.startsWith(`${fn}-tick-`) && !jobs.jobs.some((j) => j.id === name))
       diffs.push(`Cloud Scheduler job ${name} is not needed by the config (deploy deletes it)`);
+  const expectedAudience = jobAudience(deployed, settings);
   for (const job of jobs.jobs) {
     const j = (await json([
       'scheduler',
@@ -139,10 +153,9 @@ export async function checkProject(
     const label = `Cloud Scheduler job ${job.id}`;
     compare(`${label}: schedule`, j.schedule, job.schedule);
     compare(`${label}: time zone`, j.timeZone, job.timeZone);
-    if (functionUrl) {
-      compare(`${label}: URI`, j.httpTarget?.uri, functionUrl);
-      compare(`${label}: OIDC audience`, j.httpTarget?.oidcToken?.audience, functionUrl);
-    }
+    if (functionUrl) compare(`${label}: URI`, j.httpTarget?.uri, functionUrl);
+    const audience = expectedAudience === FUNCTION_URL ? functionUrl : expectedAudience;
+    if (audience) compare(`${label}: OIDC audience`, j.httpTarget?.oidcToken?.audience, audience);
     compare(`${label}: OIDC service account`, j.httpTarget?.oidcToken?.serviceAccountEmail, sa);
     compare(`${label}: attempt deadline (s)`, seconds(j.attemptDeadline), settings.attemptDeadlineSeconds);
     compare(`${label}: retries`, j.retryConfig?.retryCount ?? 0, JOB_RETRY.attempts);
@@ -242,8 +255,29 @@ interface QueueJson {
   rateLimits?: { maxDispatchesPerSecond?: number; maxConcurrentDispatches?: number };
   retryConfig?: { maxAttempts?: number; minBackoff?: string; maxBackoff?: string };
 }
+/**
+ * A Cloud Run service as `gcloud run services describe --format=json` prints it: the Knative-style v1
+ * resource, whose custom audiences are a JSON list in an annotation (as quoted in
+ * github.com/goblet/goblet/issues/421); the v2 resource's `customAudiences` is read too.
+ */
+interface ServiceJson {
+  metadata?: { annotations?: Record<string, string> };
+  customAudiences?: string[];
+}
 interface IamJson {
   bindings?: { role: string; members: string[] }[];
+}
+
+function customAudiences(service: ServiceJson | null): string[] {
+  if (Array.isArray(service?.customAudiences)) return service.customAudiences;
+  const annotation = service?.metadata?.annotations?.['run.googleapis.com/custom-audiences'];
+  if (!annotation) return [];
+  try {
+    const list = JSON.parse(annotation) as unknown;
+    return Array.isArray(list) ? list.filter((a): a is string => typeof a === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function sameRule(a: LifecycleRule, b: LifecycleRule): boolean {

@@ -4,6 +4,7 @@ import type { Config } from '../config/types';
 import { gcloudCommands, planQueues } from '../tasks/queues';
 import { DEPLOY_RUNTIME, ENTRY_POINT, STATE_RETENTION_DAYS, reportBudgetSeconds } from './runtime';
 import type { JobsPlan } from './scheduler-jobs';
+import { callersLine, customAudienceStep, incomingAuthNotes, jobAudience } from './incoming-auth';
 import type { DeploySettings } from './settings';
 import type { DeployPlanText, Step } from './steps';
 import { invokerTargets, secretsNamed, type InvokerTarget } from './targets';
@@ -122,6 +123,7 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
 
   steps.push(
     { kind: 'run', title: `function ${fn} (${DEPLOY_RUNTIME}, gen2)`, args: functionDeployArgs(settings) },
+    customAudienceStep(settings),
     {
       kind: 'capture',
       title: `URL of function ${fn}`,
@@ -150,6 +152,7 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
   );
   steps.push(...invokerSteps(targets, notes));
 
+  const audience = jobAudience(deployed, settings);
   for (const job of jobs.jobs) {
     const settingsArgs = [
       `--location=${region}`,
@@ -159,7 +162,7 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
       '--uri=${FUNCTION_URL}',
       '--http-method=post',
       `--oidc-service-account-email=${sa}`,
-      '--oidc-token-audience=${FUNCTION_URL}',
+      `--oidc-token-audience=${audience}`,
       `--attempt-deadline=${settings.attemptDeadlineSeconds}s`,
       `--max-retry-attempts=${JOB_RETRY.attempts}`,
       `--min-backoff=${JOB_RETRY.minBackoff}`,
@@ -198,34 +201,6 @@ export function deployPlan(settings: DeploySettings, deployed: Config, jobs: Job
     );
 
   return { header: header(settings, deployed, jobs), steps, notes };
-}
-
-/** Whether the deployed function will start: Cloud Run refuses `incoming_auth: none` (src/auth/incoming). */
-export function refusesToStart(config: Config): boolean {
-  const incoming = config.scheduler.incomingAuth;
-  return incoming.type === 'none' && !incoming.allowUnauthenticated;
-}
-
-/** What the function's own caller check needs to let Cloud Scheduler (and Cloud Tasks) in. */
-function incomingAuthNotes(config: Config, settings: DeploySettings): string[] {
-  const incoming = config.scheduler.incomingAuth;
-  if (refusesToStart(config))
-    return [
-      `scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [${settings.serviceAccount}] } before --apply`,
-    ];
-  if (incoming.type !== 'google-id-token') return [];
-  const callers = [settings.serviceAccount];
-  if (config.scheduler.mode === 'tasks' && config.scheduler.tasks.serviceAccountEmail)
-    callers.push(config.scheduler.tasks.serviceAccountEmail);
-  const missing = [...new Set(callers)].filter((e) => !incoming.allowedEmails.includes(e.toLowerCase()));
-  return [
-    ...(missing.length > 0
-      ? [
-          `scheduler.incoming_auth.allowed_emails lacks ${missing.join(', ')}: the function would refuse Cloud Scheduler's (or Cloud Tasks') calls with 403`,
-        ]
-      : []),
-    `scheduler.incoming_auth.audiences must hold the function's URL, which Cloud Scheduler's tokens carry: ${'$'}{FUNCTION_URL} below`,
-  ];
 }
 
 /**
@@ -530,6 +505,7 @@ function header(s: DeploySettings, config: Config, jobs: JobsPlan): string[] {
     `  over a week they fire ${jobs.week.ticks} times, ${jobs.week.empty} of them with nothing due`,
     ...jobs.jobs.map((j) => `  ${j.id}: "${j.schedule}" for ${j.collectors.join(', ')}`),
     `a retried tick that already ran answers 409 and dispatches nothing (tick markers), so retries are safe`,
+    callersLine(config, s),
   ];
 }
 

@@ -18,6 +18,12 @@ export interface DeploySettings {
   serviceAccount: string;
   /** Whether the account lives in this project (so deploy creates it) or is someone else's. */
   ownServiceAccount: boolean;
+  /**
+   * The audience Cloud Scheduler's tokens carry, known before the function exists:
+   * `https://REGION-PROJECT.cloudfunctions.net/FUNCTION`, made a custom audience of the function's
+   * Cloud Run service (incoming-auth.ts).
+   */
+  audience: string;
   memory: string;
   timeoutSeconds: number;
   attemptDeadlineSeconds: number;
@@ -52,6 +58,8 @@ const DERIVED_VARIABLES = [
   'SCHEDULER_REPORTS',
   'SCHEDULER_RAW',
   'SCHEDULER_STATE',
+  'SCHEDULER_INCOMING_AUTH',
+  'SCHEDULER_AUDIENCE',
 ] as const;
 
 /**
@@ -80,6 +88,7 @@ export function resolveDeploy(inputs: DeployInputs): {
     config.scheduler.tasks.serviceAccountEmail ??
     `${functionName}@${project}.iam.gserviceaccount.com`;
   const bucket = d.bucket ?? firstBucket(config) ?? `${project}-scheduler`;
+  const audience = functionAudience(project, region, functionName);
   const storageVar = (key: 'reports' | 'raw' | 'state') =>
     config.storage[key].startsWith('gs://') ? config.storage[key] : `gs://${bucket}/${key}`;
   const derived: Record<(typeof DERIVED_VARIABLES)[number], string> = {
@@ -91,6 +100,9 @@ export function resolveDeploy(inputs: DeployInputs): {
     SCHEDULER_REPORTS: storageVar('reports'),
     SCHEDULER_RAW: storageVar('raw'),
     SCHEDULER_STATE: storageVar('state'),
+    // What Cloud Scheduler and Cloud Tasks send (OIDC tokens), for a config that reads its type.
+    SCHEDULER_INCOMING_AUTH: 'google-id-token',
+    SCHEDULER_AUDIENCE: audience,
   };
   const read = referencedVariables(inputs.configText);
   const env: Record<string, string> = {
@@ -127,6 +139,7 @@ export function resolveDeploy(inputs: DeployInputs): {
       functionName,
       serviceAccount,
       ownServiceAccount: serviceAccount.endsWith(`@${project}.iam.gserviceaccount.com`),
+      audience,
       memory: d.memory ?? DEFAULT_MEMORY,
       timeoutSeconds,
       attemptDeadlineSeconds: attemptDeadlineSeconds(timeoutSeconds),
@@ -140,6 +153,11 @@ export function resolveDeploy(inputs: DeployInputs): {
     },
     deployed,
   };
+}
+
+/** A gen2 function's cloudfunctions.net URL, which deploy makes an accepted audience. */
+export function functionAudience(project: string, region: string, functionName: string): string {
+  return `https://${region}-${project}.cloudfunctions.net/${functionName}`;
 }
 
 /** `${NAME}` and `${NAME:-default}` occurrences in a config text. */

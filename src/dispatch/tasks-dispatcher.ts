@@ -152,7 +152,7 @@ class TasksDispatcher implements Dispatcher {
     const tasks = config.scheduler.tasks;
     const queue = queueIdFor(config, { name: target.name, group: target.group, queue: target.queue });
     const parent = queuePath(tasks.project!, tasks.location!, queue);
-    const name = `${parent}/tasks/${taskIdFor(target.name, target.payload.scheduledTime, force ? target.payload.executionId : undefined)}`;
+    const name = `${parent}/tasks/${taskIdFor(target.name, target.payload.scheduledTime, force ? target.payload.executionId : target.taskKey)}`;
     const limits = dispatchDeadline(target.timeoutMs);
     const extra: Record<string, unknown> = {
       task_name: name,
@@ -180,6 +180,12 @@ class TasksDispatcher implements Dispatcher {
       task = await buildTask(target, name, limits.seconds, this.deps);
     } catch (error) {
       return { outcome: { ...failed(errorMessage(error)), errorType: 'AuthError', extra }, calls: 0 };
+    }
+    if (target.delayMs) {
+      // Jitter or a backfill's spacing: Cloud Tasks holds the task until then.
+      const at = this.deps.clock.now() + target.delayMs;
+      task.scheduleTime = { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1_000_000 };
+      extra['schedule_time'] = new Date(at).toISOString();
     }
 
     for (let call = 1; ; call++) {

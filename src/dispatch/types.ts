@@ -40,6 +40,12 @@ export interface DispatchTarget {
   /** How long a group member waits for its group's lease before it is skipped (group_busy). */
   groupWaitMs: number;
   queue: string | null;
+  /** Not before the execution's start plus this: jitter, a backfill task's spacing (tasks: its scheduleTime). */
+  delayMs?: number;
+  /** Mixed into the Cloud Task's name (a backfill's), so it never collides with a tick's task. */
+  taskKey?: string;
+  /** Targets of one lane run one after another (default: the group, else the collector's name). */
+  lane?: string;
 }
 
 /** How one collector's dispatch ended, before it becomes a report entry. */
@@ -76,6 +82,12 @@ export interface DispatchOptions {
   /** A forced re-run of a tick: Cloud Tasks must not refuse it as a repeat. */
   force?: boolean;
   onProgress?: ProgressListener;
+  /**
+   * HTTP mode: called in a target's lane just before it is sent; an outcome instead of null settles the
+   * target without sending it (schedule/gate.ts: jitter, overlap policy, a backfill run that no longer
+   * fits before the deadline).
+   */
+  beforeDispatch?: (target: DispatchTarget, signal: AbortSignal) => Promise<Partial<CollectorOutcome> | null>;
 }
 
 export interface Dispatcher {

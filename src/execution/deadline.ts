@@ -1,4 +1,10 @@
-import type { CollectorOutcome, Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
+import type {
+  CollectorOutcome,
+  Dispatcher,
+  DispatchOptions,
+  DispatchTarget,
+  ProgressListener,
+} from '../dispatch/types';
 import { abortedOutcome } from '../dispatch/types';
 import { errorMessage, SchedulerError } from '../errors';
 import { untilAborted } from '../util/abort';
@@ -67,6 +73,8 @@ export interface DeadlineOptions {
   budget: ReportBudget;
   force: boolean;
   onProgress?: ProgressListener | undefined;
+  /** Passed to the dispatcher (schedule/gate.ts). */
+  beforeDispatch?: DispatchOptions['beforeDispatch'] | undefined;
 }
 
 export interface DeadlineResult {
@@ -118,6 +126,7 @@ export async function dispatchUntilDeadline(
         deadlineAtMs,
         force: options.force,
         onProgress: listener,
+        ...(options.beforeDispatch ? { beforeDispatch: options.beforeDispatch } : {}),
       }),
       budget.settle,
     );

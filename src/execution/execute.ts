@@ -1,5 +1,5 @@
 import { afterExecution } from '../alerts/alerts';
-import type { CollectorConfig, DispatchMode } from '../config/types';
+import type { DispatchMode } from '../config/types';
 import { HttpDispatcher } from '../dispatch/http-dispatcher';
 import type { Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
 import { errorMessage, SchedulerError } from '../errors';
@@ -14,6 +14,17 @@ import { queueIdFor } from '../tasks/naming';
 import { dispatchUntilDeadline, ReportBudget } from './deadline';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
+import { dispatchGate } from '../schedule/gate';
+import {
+  admitRuns,
+  keyedRuns,
+  planRuns,
+  runIdFor,
+  settleRuns,
+  type AdmittedRun,
+  type AdmittedRuns,
+  type RunPlan,
+} from '../schedule/runs';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
 
 export interface ExecutionResult {
@@ -29,13 +40,17 @@ export interface DryRunPlan {
   trigger: ExecutionReport['trigger'];
   collectors: Record<
     string,
-    {
-      url: string;
-      queue: string | null;
-      group: string | null;
-      timeout_seconds: number;
-      payload: DispatchTarget['payload'];
-    }
+    | {
+        url: string;
+        queue: string | null;
+        group: string | null;
+        timeout_seconds: number;
+        payload: DispatchTarget['payload'];
+        /** Not before the start plus this (jitter; a backfill task's spacing). */
+        delay_seconds?: number;
+        trigger?: { kind: string; scheduled_time: string };
+      }
+    | { skipped: true; scheduled_time: string; reason: string | undefined; detail: string | null }
   >;
 }
 
@@ -60,10 +75,11 @@ export async function execute(
   const selection = selectCollectors(config, trigger, startMs);
   const mode = trigger.mode ?? config.scheduler.mode;
   const log = logger.child({ executionId });
-  if (selection.kind === 'tick' && selection.collectors.length === 0) {
+  // Pauses, catch-ups and backfill times: what runs, for which scheduled times (schedule/runs.ts).
+  const plan = await planRuns(services, trigger, selection, mode);
+  if (selection.kind === 'tick' && plan.runs.length === 0 && plan.decided.length === 0) {
     return emptyTick(services, executionId, startMs, mode, trigger, selection, log);
   }
-
   const deadlineMs = config.scheduler.deadlineSeconds * 1000;
   const budget = new ReportBudget(clock, config.scheduler.reportBudgetSeconds * 1000);
   const reports = new ReportStore(services.stores.reports, log, () => clock.now());
@@ -79,37 +95,48 @@ export async function execute(
     executionId,
     deadlineMs + budget.seconds * 1000,
   );
+  let admitted: AdmittedRuns;
+  try {
+    admitted = await admitRuns(services, plan, executionId, { force: trigger.force, mode });
+  } catch (error) {
+    await claim?.release();
+    throw error;
+  }
   log.info('execution started', {
     trigger: trigger.source,
     kind: selection.kind,
-    collectors: selection.collectors.map((c) => c.name),
+    collectors: admitted.runs.map((r) => r.collector.name),
     mode,
   });
 
   try {
     let targets: DispatchTarget[];
     try {
-      targets = await buildTargets(services, selection, executionId);
+      targets = await buildTargets(services, admitted.runs);
     } catch (error) {
       await claim?.release();
       throw error;
     }
-    const { outcomes, stoppedBy, dispatchedAny } = await dispatchUntilDeadline(
-      dispatcherFor(services, mode),
-      targets,
-      {
-        clock,
+    const dispatched = await dispatchUntilDeadline(dispatcherFor(services, mode), targets, {
+      clock,
+      deadlineMs,
+      deadlineReason: new SchedulerError(
+        'COLLECTOR_TIMEOUT',
+        `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
+      ),
+      shutdown: services.shutdown,
+      budget,
+      force: trigger.force,
+      onProgress,
+      beforeDispatch: dispatchGate(
+        services,
+        new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
+        startMs,
         deadlineMs,
-        deadlineReason: new SchedulerError(
-          'COLLECTOR_TIMEOUT',
-          `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
-        ),
-        shutdown: services.shutdown,
-        budget,
-        force: trigger.force,
-        onProgress,
-      },
-    );
+      ),
+    });
+    const { stoppedBy, dispatchedAny } = dispatched;
+    const outcomes = await settleRuns(services, admitted, dispatched.outcomes, executionId, mode);
     const cancelled = isCancellation(stoppedBy);
     const giveBack = claim !== null && !dispatchedAny;
     const report = buildReport({
@@ -117,13 +144,17 @@ export async function execute(
       startMs,
       endMs: clock.now(),
       mode,
-      trigger: triggerInfo(trigger, selection),
+      trigger: {
+        ...triggerInfo(trigger, selection),
+        ...(admitted.backfill ? { backfill: admitted.backfill } : {}),
+      },
       outcomes,
       warnings: [
         // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
         ...outcomes.flatMap((o) =>
           typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
         ),
+        ...admitted.warnings,
         ...(cancelled ? [errorMessage(stoppedBy)] : []),
         ...(giveBack ? ['nothing was dispatched: the tick was given back, so a retry runs it'] : []),
       ],
@@ -141,6 +172,7 @@ export async function execute(
     return { report, httpStatus: httpStatusFor(report), saved };
   } finally {
     budget.clear();
+    await admitted.done();
   }
 }
 
@@ -193,45 +225,72 @@ export async function planExecution(services: Services, trigger: Trigger): Promi
   const startMs = services.clock.now();
   const executionId = newExecutionId(startMs);
   const selection = selectCollectors(services.config, trigger, startMs);
-  const targets = await buildTargets(services, selection, executionId);
+  const mode = trigger.mode ?? services.config.scheduler.mode;
+  const plan: RunPlan = await planRuns(services, trigger, selection, mode);
+  const runs: AdmittedRun[] = plan.runs.map((r) => ({
+    ...r,
+    runId: runIdFor(executionId, r),
+    release: null,
+  }));
+  const targets = await buildTargets(services, runs);
+  const items = [
+    ...runs.map((run, i) => ({ run, target: targets[i]! as DispatchTarget | null, decided: null })),
+    ...plan.decided.map((d) => ({ run: d.run, target: null, decided: d.outcome })),
+  ];
   return {
     dry_run: true,
     execution_id: executionId,
-    mode: trigger.mode ?? services.config.scheduler.mode,
-    trigger: triggerInfo(trigger, selection),
+    mode,
+    trigger: { ...triggerInfo(trigger, selection), ...(plan.backfill ? { backfill: plan.backfill } : {}) },
     collectors: Object.fromEntries(
-      targets.map((t) => [
-        t.name,
-        {
-          // Shown to whoever asked for the plan: no credentials, no query values.
-          url: redactUrl(t.url),
-          queue: t.queue,
-          group: t.group,
-          timeout_seconds: t.timeoutMs / 1000,
-          payload: t.payload,
-        },
+      keyedRuns(services.config.collectors, items).map(({ key, run, target: t, decided }) => [
+        key,
+        t === null
+          ? {
+              skipped: true as const,
+              scheduled_time: new Date(run.scheduledTimeMs).toISOString(),
+              reason: decided?.reason,
+              detail: decided?.error ?? null,
+            }
+          : {
+              // Shown to whoever asked for the plan: no credentials, no query values.
+              url: redactUrl(t.url),
+              queue: t.queue,
+              group: t.group,
+              timeout_seconds: t.timeoutMs / 1000,
+              payload: t.payload,
+              ...(run.delayMs > 0 ? { delay_seconds: run.delayMs / 1000 } : {}),
+              ...(run.kind === 'catchup' || run.kind === 'backfill'
+                ? { trigger: { kind: run.kind, scheduled_time: new Date(run.scheduledTimeMs).toISOString() } }
+                : {}),
+            },
       ]),
     ),
   };
 }
 
-async function buildTargets(
-  services: Services,
-  selection: Selection,
-  executionId: string,
-): Promise<DispatchTarget[]> {
-  const scheduledTime = new Date(selection.scheduledTimeMs).toISOString();
-  const needsEmbedded = selection.collectors.some((c) => c.url === null);
+async function buildTargets(services: Services, runs: readonly AdmittedRun[]): Promise<DispatchTarget[]> {
+  const needsEmbedded = runs.some((r) => r.collector.url === null);
   const embeddedBase = needsEmbedded ? await services.embedded.baseUrl() : null;
-  return selection.collectors.map((c: CollectorConfig) => ({
+  return runs.map(({ collector: c, ...run }) => ({
     name: c.name,
     url: c.url ?? `${embeddedBase}/collectors/${c.name}`,
-    payload: { executionId, collector: c.name, scheduledTime, attempt: 1 },
+    payload: {
+      executionId: run.runId,
+      collector: c.name,
+      scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
+      attempt: 1,
+      ...(run.overlap ? { overlap: run.overlap } : {}),
+    },
     timeoutMs: c.timeoutSeconds * 1000,
     retry: c.retry,
     group: c.group,
     groupWaitMs: c.groupWaitSeconds * 1000,
     queue: queueIdFor(services.config, c),
+    ...(run.delayMs > 0 ? { delayMs: run.delayMs } : {}),
+    ...(run.taskKey ? { taskKey: run.taskKey } : {}),
+    // allow_all: a backfill's runs side by side rather than one after another.
+    ...(run.overlap === 'allow_all' ? { lane: run.runId } : {}),
   }));
 }
 

@@ -2,14 +2,18 @@ import * as v from 'valibot';
 import { closest } from '../config/suggest';
 import { DISPATCH_MODES, type CollectorConfig, type Config, type DispatchMode } from '../config/types';
 import { RequestError } from '../errors';
+import type { BackfillAsk } from '../schedule/run-plan';
 import { compileSchedule } from '../schedule/cron';
 import { describeIssue, problemText } from '../util/issues';
 
 export const TRIGGER_SOURCES = ['cloud-scheduler', 'http', 'cli'] as const;
 export type TriggerSource = (typeof TRIGGER_SOURCES)[number];
 
-/** tick: the collectors due at a time; explicit: the ones named; manual: every enabled one. */
-export const TRIGGER_KINDS = ['tick', 'explicit', 'manual'] as const;
+/**
+ * tick: the collectors due at a time; explicit: the ones named; manual: every enabled one; backfill: one
+ * collector once per scheduled time of a past range (schedule/backfill.ts).
+ */
+export const TRIGGER_KINDS = ['tick', 'explicit', 'manual', 'backfill'] as const;
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 /** What was asked for, from an HTTP request or the CLI, before it meets the config. */
@@ -22,6 +26,8 @@ export interface Trigger {
   mode: DispatchMode | null;
   dryRun: boolean;
   force: boolean;
+  /** A backfill: the collector, range and overlap policy (then `collectors` and `tickMs` are unused). */
+  backfill?: BackfillAsk;
 }
 
 /** A trigger with what was asked for; asking for nothing is a manual trigger (every enabled collector). */
@@ -50,6 +56,11 @@ const MINUTE_MS = 60_000;
 
 /** Which collectors a trigger runs (see DESIGN.md). Unknown names are a 400 and nothing runs. */
 export function selectCollectors(config: Config, trigger: Trigger, nowMs: number): Selection {
+  if (trigger.backfill) {
+    const { backfill, ...rest } = trigger;
+    const named = selectCollectors(config, { ...rest, collectors: [backfill.collector] }, nowMs);
+    return { kind: 'backfill', collectors: named.collectors, scheduledTimeMs: nowMs };
+  }
   if (trigger.collectors) {
     const known = new Map(config.collectors.map((c) => [c.name, c]));
     const unknown = trigger.collectors.filter((n) => !known.has(n));

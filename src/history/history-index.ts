@@ -1,3 +1,4 @@
+import { collectorOfKey } from '../report/report';
 import pLimit from 'p-limit';
 import { isPreconditionFailed, type ObjectStore } from '../store/types';
 import type { Logger } from '../util/log';
@@ -90,7 +91,8 @@ export class HistoryIndex {
     const out: HistoryEntry[] = [];
     let objectsRead = 0;
     const keep = (e: HistoryEntry) =>
-      (query.collector === undefined || query.collector in e.collectors) &&
+      (query.collector === undefined ||
+        Object.keys(e.collectors).some((key) => collectorOfKey(key) === query.collector)) &&
       (query.sinceMs === undefined || Date.parse(e.start_time) >= query.sinceMs);
 
     for (const month of months) {

@@ -1,3 +1,4 @@
+import { collectorOfKey } from '../report/report';
 import pLimit from 'p-limit';
 import { median } from '../schedule/plan';
 import { readRunRecord } from '../runtime/run-records';
@@ -71,7 +72,10 @@ export function collectorRuns(entries: readonly HistoryEntry[], collector: strin
 export function medianDurations(entries: readonly HistoryEntry[]): Map<string, number> {
   const runs = new Map<string, HistoryRun[]>();
   for (const e of entries) {
-    for (const [name, run] of Object.entries(e.collectors)) runs.set(name, [...(runs.get(name) ?? []), run]);
+    for (const [key, run] of Object.entries(e.collectors)) {
+      const name = collectorOfKey(key);
+      runs.set(name, [...(runs.get(name) ?? []), run]);
+    }
   }
   const out = new Map<string, number>();
   for (const [name, list] of runs) {

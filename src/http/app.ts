@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../util/log';
 import { audienceOf } from '../util/url';
 import { checkCaller } from './caller';
 import { collectorRoute } from './collector-route';
+import { matchScheduleRoute, scheduleRoute } from './schedule-routes';
 import { errorResponse, notFound } from './errors';
 import { matchOpsRoute, opsRoute } from './ops-routes';
 import { requestLogger } from './request-log';
@@ -47,9 +48,11 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
     const collectorName = collectorMatch ? decodePathPart(collectorMatch[1]!) : null;
     const isRun = path === '/' || path === '/run' || path === '/run/';
     const reportMatch = /^\/reports\/([^/]+)\/?$/.exec(path);
+    const schedule = options.collectorsOnly ? null : matchScheduleRoute(path);
     const ops = options.collectorsOnly ? null : matchOpsRoute(path);
     const known =
       collectorName !== null ||
+      schedule !== null ||
       ops !== null ||
       (!options.collectorsOnly && (isRun || path === '/status' || reportMatch));
     if (!known) return notFound(`no route for ${method} ${path}`);
@@ -67,13 +70,16 @@ export function createApp(getServices: () => Promise<Services>, options: AppOpti
         : logged;
     }
     try {
+      let caller = 'unknown';
       const refused = await checkCaller(
         options.callers ?? services.callers,
         request,
         services.logger,
         collectorName === null ? [] : collectorAudiences(services, collectorName),
+        (who) => (caller = who),
       );
       if (refused) return refused;
+      if (schedule) return await scheduleRoute(services, schedule, request, caller);
       if (collectorName !== null) {
         if (method !== 'POST') return notAllowed('POST');
         return await collectorRoute(services, collectorName, request, {

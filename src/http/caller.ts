@@ -19,11 +19,14 @@ export async function checkCaller(
   request: AppRequest,
   logger: Logger,
   extraAudiences: readonly string[] = [],
+  /** Told who the allowed caller is (a pause records it). */
+  onAllowed?: (caller: string) => void,
 ): Promise<AppResponse | null> {
   const verdict = await check.check({ authorization: header(request, 'authorization'), extraAudiences });
   // The request's log entry names who called (an e-mail, or the kind of caller), refused ones included.
   if (verdict.allowed) {
     noteCaller(request, verdict.caller);
+    onAllowed?.(verdict.caller);
     return null;
   }
   if (verdict.email) noteCaller(request, verdict.email);

@@ -4,6 +4,8 @@ import { GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease
 import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector, type Services } from '../services';
+import { countQueuedRun, pauseOfCollector, skipPaused } from '../schedule/route-policies';
+import { underOverlapPolicy } from '../schedule/overlap';
 import { withCallerSignal } from './caller-signal';
 import { errorResponse } from './errors';
 import { header, type AppRequest, type AppResponse } from './types';
@@ -59,17 +61,23 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const runtime = withCallerSignal(collectorRuntime(services), request.signal);
-  const run = (stop?: AbortSignal) =>
-    runCollector(
-      collector,
-      { ...payload, options: configured.options },
-      configured.timeoutSeconds,
-      runtime,
-      stop,
-    );
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
+  // A pause holds back deliveries already queued too (HTTP mode: the scheduler looked just before
+  // sending); the overlap policy is checked as the run starts.
+  const paused = queued ? await pauseOfCollector(services, configured) : null;
+  if (paused) return { status: 200, body: { run: (await skipPaused(runtime, payload, paused)).record } };
+  const run = (stop?: AbortSignal) =>
+    underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>
+      runCollector(
+        collector,
+        { ...payload, options: configured.options },
+        configured.timeoutSeconds,
+        runtime,
+        stop,
+      ),
+    );
   const { record, httpStatus } = configured.group
     ? await underGroupLease(
         services,
@@ -81,6 +89,7 @@ export async function collectorRoute(
         run,
       )
     : await run();
+  if (queued) await countQueuedRun(services, configured, record);
   return { status: httpStatus, body: { run: record } };
 }
 

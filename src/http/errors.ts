@@ -10,6 +10,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CONFIG_INVALID: 500,
   CONFIG_NOT_FOUND: 500,
   DUPLICATE_TRIGGER: 409,
+  BACKFILL_BUSY: 409,
   STORE_URI_INVALID: 500,
   // The state store could not take a tick's claim: nothing was dispatched, and a retry may succeed.
   STORE_UNAVAILABLE: 503,

@@ -3,7 +3,13 @@ import type { RunRecord } from '../runtime/contract';
 import { readRunRecord } from '../runtime/run-records';
 import type { ObjectStore } from '../store/types';
 import { redact } from '../util/secrets';
-import { partialFields, summarise, type CollectorReport, type ExecutionReport } from './report';
+import {
+  collectorOfKey,
+  partialFields,
+  summarise,
+  type CollectorReport,
+  type ExecutionReport,
+} from './report';
 
 /** Run records read at once for one report. */
 const READ_CONCURRENCY = 16;
@@ -30,7 +36,7 @@ export async function withRunRecords(
   const limit = pLimit(READ_CONCURRENCY);
   const records = await Promise.all(
     pending.map(([name, entry]) =>
-      limit(() => readRunRecord(state, ownerOf(report, entry), name).catch(() => null)),
+      limit(() => readRunRecord(state, ownerOf(report, entry), collectorOfKey(name)).catch(() => null)),
     ),
   );
   const merged = new Map<string, CollectorReport>();
@@ -45,9 +51,16 @@ export async function withRunRecords(
   return { ...report, collectors, summary: summarise(collectors) };
 }
 
+/**
+ * The execution id a run recorded itself under: the owner of a duplicate's task, else the run's own id
+ * (`<execution>.<time>` for catch-up and backfill runs), else the report's.
+ */
 function ownerOf(report: ExecutionReport, entry: CollectorReport): string {
-  const owner = entry['duplicate_of'];
-  return typeof owner === 'string' && owner !== '' ? owner : report.execution_id;
+  for (const field of ['duplicate_of', 'run_id']) {
+    const owner = entry[field];
+    if (typeof owner === 'string' && owner !== '') return owner;
+  }
+  return report.execution_id;
 }
 
 /** A `running` record this long past its expiry is taken for a run whose instance stopped. */

@@ -1,6 +1,7 @@
 import type { DispatchMode } from '../config/types';
 import type { CollectorOutcome, CollectorStatus } from '../dispatch/types';
 import type { TriggerKind, TriggerSource } from '../execution/trigger';
+import type { BackfillInfo } from '../schedule/run-plan';
 import { isoTime, secondsBetween } from '../util/clock';
 import { redact } from '../util/secrets';
 
@@ -50,6 +51,8 @@ export interface ExecutionReport {
     scheduled_time: string;
     job_name: string | null;
     forced: boolean;
+    /** A backfill's collector, range and progress. */
+    backfill?: BackfillInfo;
   };
   mode: DispatchMode;
   warnings: string[];
@@ -63,6 +66,15 @@ export interface ReportInput {
   trigger: ExecutionReport['trigger'];
   outcomes: readonly CollectorOutcome[];
   warnings?: string[];
+}
+
+/**
+ * The collector of a report entry: its key, or the part before `@` for a collector with several runs
+ * in one execution (catch-up, backfill), keyed `name@<scheduled time>` (names never hold `@`).
+ */
+export function collectorOfKey(key: string): string {
+  const at = key.indexOf('@');
+  return at < 0 ? key : key.slice(0, at);
 }
 
 export function buildReport(input: ReportInput): ExecutionReport {

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { BACKFILL_OVERLAP_POLICIES, type BackfillOverlapPolicy } from '../config/scheduling';
 import { RequestError } from '../errors';
 import { describeIssue, problemText } from '../util/issues';
 
@@ -13,6 +14,8 @@ export interface DispatchPayload {
   /** The tick this run belongs to; a run is idempotent for one (collector, scheduledTime). */
   scheduledTime: string;
   attempt: number;
+  /** A backfill's overlap policy (buffer_all, allow_all), instead of the collector's `overlap`. */
+  overlap?: BackfillOverlapPolicy;
 }
 
 const isoTime = v.pipe(
@@ -30,6 +33,9 @@ const payloadSchema = v.strictObject({
   attempt: v.optional(
     v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')),
     1,
+  ),
+  overlap: v.optional(
+    v.picklist(BACKFILL_OVERLAP_POLICIES, `must be one of ${BACKFILL_OVERLAP_POLICIES.join(', ')}`),
   ),
 });
 
@@ -60,5 +66,6 @@ export function parsePayload(input: unknown, routeCollector: string): DispatchPa
       `payload is for collector "${result.output.collector}" but was posted to /collectors/${routeCollector}`,
     );
   }
-  return result.output;
+  const { overlap, ...payload } = result.output;
+  return overlap === undefined ? payload : { ...payload, overlap };
 }

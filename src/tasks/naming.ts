@@ -18,11 +18,12 @@ const MAX_QUEUE_ID = 100;
  * is refused by Cloud Tasks itself (ALREADY_EXISTS). The hash comes first because Cloud Tasks spreads
  * tasks by name and warns that sequential prefixes (timestamps) raise latency; the rest is for people.
  */
-export function taskIdFor(collector: string, scheduledTime: string, forcedBy?: string): string {
+export function taskIdFor(collector: string, scheduledTime: string, distinct?: string): string {
   const iso = new Date(scheduledTime).toISOString();
-  // A forced re-run (`force: true`) is its own task: the execution's id joins the hash.
+  // A forced re-run (`force: true`) is its own task: the execution's id joins the hash; so does a
+  // backfill's key (`backfill:<id>`), so its tasks are its own, the same on every repeat.
   const hash = createHash('sha256')
-    .update(`${collector}\n${iso}${forcedBy ? `\n${forcedBy}` : ''}`)
+    .update(`${collector}\n${iso}${distinct ? `\n${distinct}` : ''}`)
     .digest('hex')
     .slice(0, 16);
   return `${hash}-${collector.replace(/[^A-Za-z0-9_-]/g, '-')}-${iso.replace(/[-:.]/g, '')}`;

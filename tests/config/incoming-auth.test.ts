@@ -56,6 +56,30 @@ describe('scheduler.incoming_auth', () => {
       ],
     },
     {
+      name: "bearer's keys under none (none only tolerates google-id-token's)",
+      yaml: scheduler('    type: none\n    audiences: ["https://f.example"]\n    token_env: TOKEN\n'),
+      expected: [
+        /config\.yaml:6 scheduler\.incoming_auth\.token_env: only applies to type: bearer \(type is none\)/,
+      ],
+    },
+    {
+      name: 'a malformed audience or e-mail under none, which is still checked',
+      yaml: scheduler(
+        '    type: none\n    audiences: ["file:///etc/passwd"]\n    allowed_emails: [scheduler]\n',
+      ),
+      expected: [
+        /config\.yaml:5 scheduler\.incoming_auth\.audiences\.0: is not an http\(s\) URL/,
+        /config\.yaml:6 scheduler\.incoming_auth\.allowed_emails\.0: is not an e-mail address/,
+      ],
+    },
+    {
+      name: "google-id-token's keys under bearer",
+      yaml: scheduler('    type: bearer\n    allowed_emails: [a@example.com]\n'),
+      expected: [
+        /config\.yaml:5 scheduler\.incoming_auth\.allowed_emails: only applies to type: google-id-token \(type is bearer\)/,
+      ],
+    },
+    {
       name: 'an unknown key',
       yaml: scheduler('    type: bearer\n    tokenenv: X\n'),
       expected: [
@@ -111,8 +135,37 @@ describe('scheduler.incoming_auth', () => {
     expect(google.scheduler.incomingAuth).toEqual({ type: 'none', allowUnauthenticated: false });
   });
 
-  it('the seed config loads with the local default', async () => {
-    const config = await loadConfig(path.resolve(__dirname, '../../config/config.yaml'), {});
+  it("none tolerates google-id-token's keys, so one file serves a local run and a deployment", () => {
+    const keys =
+      '    audiences: ["https://europe-west1-p.cloudfunctions.net/scheduler"]\n    allowed_emails: [s@p.iam.gserviceaccount.com]\n    certs_url: https://certs.example/\n';
+    const yaml = scheduler(`    type: \${INCOMING:-none}\n${keys}`);
+    expect(parseConfig(yaml, 'c.yaml', {}).scheduler.incomingAuth).toEqual({
+      type: 'none',
+      allowUnauthenticated: false,
+    });
+    expect(parseConfig(yaml, 'c.yaml', { INCOMING: 'google-id-token' }).scheduler.incomingAuth).toEqual({
+      type: 'google-id-token',
+      audiences: ['https://europe-west1-p.cloudfunctions.net/scheduler'],
+      allowedEmails: ['s@p.iam.gserviceaccount.com'],
+      certsUrl: 'https://certs.example/',
+    });
+  });
+
+  it('the seed config loads with the local default, and with what deploy sets as google-id-token', async () => {
+    const file = path.resolve(__dirname, '../../config/config.yaml');
+    const config = await loadConfig(file, {});
     expect(config.scheduler.incomingAuth).toEqual({ type: 'none', allowUnauthenticated: false });
+    const deployed = await loadConfig(file, {
+      SCHEDULER_INCOMING_AUTH: 'google-id-token',
+      SCHEDULER_AUDIENCE: 'https://europe-west1-p1.cloudfunctions.net/scheduler',
+      SCHEDULER_SERVICE_ACCOUNT: 'sched@p1.iam.gserviceaccount.com',
+    });
+    expect(deployed.scheduler.incomingAuth).toEqual({
+      type: 'google-id-token',
+      audiences: ['https://europe-west1-p1.cloudfunctions.net/scheduler'],
+      allowedEmails: ['sched@p1.iam.gserviceaccount.com'],
+      certsUrl: 'https://www.googleapis.com/oauth2/v1/certs',
+    });
+    expect(deployed.scheduler.tasks.serviceAccountEmail).toBe('sched@p1.iam.gserviceaccount.com');
   });
 });

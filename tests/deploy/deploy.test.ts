@@ -62,10 +62,21 @@ describe('scheduler deploy prints what the project needs', () => {
       /scheduler jobs create http scheduler-tick-0-30_x_x_x_x .*'--schedule=0,30 \* \* \* \*' --time-zone=Europe\/Paris "--uri=\$\{FUNCTION_URL\}"/,
     );
     expect(stdout).toMatch(/scheduler jobs create http scheduler-tick-5_1_x_x_x .*'--schedule=5 1 \* \* \*'/);
-    expect(stdout).toContain(
-      '"--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3',
-    );
     expect(stdout).toContain('over a week they fire 343 times, 0 of them with nothing due');
+    // Callers: an audience known before the function exists, accepted by Cloud Run (custom audience),
+    // carried by the jobs' tokens, and checked by the function (incoming_auth from its environment).
+    const audience = 'https://europe-west1-my-project.cloudfunctions.net/scheduler';
+    expect(stdout).toContain(
+      `--oidc-token-audience=${audience} --attempt-deadline=570s --max-retry-attempts=3`,
+    );
+    expect(stdout).toContain(
+      `gcloud run services update scheduler --region=europe-west1 --project=my-project --add-custom-audiences=${audience}\n`,
+    );
+    expect(stdout).toMatch(
+      /--set-env-vars=\S*SCHEDULER_AUDIENCE=https:\/\/europe-west1-my-project\.cloudfunctions\.net\/scheduler,\S*SCHEDULER_INCOMING_AUTH=google-id-token,/,
+    );
+    expect(stdout).not.toContain('incoming_auth is none');
+    expect(stdout).not.toContain('oidc-token-audience=${FUNCTION_URL}');
   });
 
   it('for the original layout (tasks mode, monitoring, cloud_functions), as in golden/original.sh', async () => {
@@ -81,6 +92,10 @@ describe('scheduler deploy prints what the project needs', () => {
     expect(stdout).toContain('--channel-labels=email_address=data-team@example.com');
     expect(stdout).toContain('"age": 30');
     expect(stdout).toContain('"scheduler/state/ticks/"');
+    // It hard-codes no incoming_auth (none): the note stays, naming the audience to list.
+    expect(stdout).toContain(
+      '# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [https://europe-west1-my-project.cloudfunctions.net/scheduler], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply',
+    );
   });
 
   it.each(['default.sh', 'original.sh'])('golden/%s is a valid POSIX shell script', (name) => {
@@ -158,6 +173,7 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
       'tasks queues add-iam-policy-binding data-collectors',
       'iam service-accounts add-iam-policy-binding scheduler@my-project.iam.gserviceaccount.com',
       'functions deploy scheduler',
+      'run services update scheduler',
       'functions describe scheduler',
       'functions add-invoker-policy-binding scheduler',
       'functions add-invoker-policy-binding dvf',
@@ -175,13 +191,17 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
       'alpha monitoring policies list',
       'alpha monitoring policies create',
     ]);
-    // The job targets the function's URL, as gcloud answered it, with an OIDC token for it.
+    // The job targets the function's URL, as gcloud answered it, with an OIDC token for it: this config
+    // lists that URL as its audience, not deploy's own, which the job would otherwise carry (noted).
     const job = base.calls.find((c) => c[2] === 'create' && c[3] === 'http')!;
     expect(job).toContain('--uri=https://scheduler-fake-ew.a.run.app');
     expect(job).toContain('--oidc-token-audience=https://scheduler-fake-ew.a.run.app');
     // The policy e-mails the channel created for monitoring.alert_email.
     expect(base.calls.at(-1)).toContain('--notification-channels=projects/my-project/channels/1');
     expect(base.stdout.split('\n')[0]).toMatch(/^gcloud services enable /);
+    expect(base.stderr).toContain(
+      "note: scheduler.incoming_auth.audiences does not hold https://europe-west1-my-project.cloudfunctions.net/scheduler, so Cloud Scheduler's tokens carry the function's URL",
+    );
 
     gcloud.setState(base.state);
     const second = await cli(['deploy', '--apply'], base.dir, gcloud.env);
@@ -246,7 +266,7 @@ describe('scheduler deploy --apply, against a recording fake gcloud on PATH', ()
     const { code, stderr } = await cli(['deploy', '--apply'], project(), gcloud.env);
     expect(code).toBe(2);
     expect(stderr).toContain(
-      'config/config.yaml scheduler.incoming_auth: is none, which a deployed function refuses to start with',
+      'config/config.yaml scheduler.incoming_auth: is none, which a deployed function refuses to start with: set type google-id-token with audiences [https://europe-west1-my-project.cloudfunctions.net/scheduler]',
     );
     expect(gcloud.calls()).toEqual([]);
   });

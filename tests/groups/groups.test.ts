@@ -86,10 +86,16 @@ ${extra}`;
     const instances: Services[] = [];
     for (let i = 0; i < 2; i++) {
       instances.push(
-        await testServices(yamlFor(prefix), '', {
-          registry: recordingRegistry(intervals, ['xmp', 'xmp-6h', 'xmp-daily', 'dvf']),
-          leaseMaxPollMs: 40,
-        }),
+        // Every trigger runs every collector: overlap allow, since the default (skip) drops a run while
+        // another of the same collector is going. Group members still take turns: the group's lease.
+        await testServices(
+          yamlFor(prefix).replace('deadline_seconds: 600 }', 'deadline_seconds: 600, overlap: allow }'),
+          '',
+          {
+            registry: recordingRegistry(intervals, ['xmp', 'xmp-6h', 'xmp-daily', 'dvf']),
+            leaseMaxPollMs: 40,
+          },
+        ),
       );
     }
     try {

@@ -31,6 +31,8 @@ export interface RigOptions {
   scheduler?: string;
   /** The Cloud Tasks server's own options (its clock, routes). */
   tasksServer?: TasksServerOptions;
+  /** The scheduler's random source (jitter, backoff). */
+  random?: () => number;
 }
 
 /**
@@ -98,6 +100,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   services = await testServices(yaml, options.dir, {
     registry: options.registry,
     clock,
+    ...(options.random ? { random: options.random } : {}),
     // What the function would see in its environment; the gcs fixture's endpoint is in process.env.
     env: { ...process.env, ...(tasks ? { CLOUD_TASKS_EMULATOR_HOST: tasks.address } : {}) },
   });

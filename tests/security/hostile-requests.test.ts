@@ -337,7 +337,7 @@ const BEARER_ROWS: AuthRow[] = [
   },
 ];
 
-const AUTH_ROUTES: { method: 'GET' | 'POST'; path: string; body?: unknown }[] = [
+const AUTH_ROUTES: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown }[] = [
   { method: 'POST', path: '/run', body: { collectors: ['probe'] } },
   { method: 'POST', path: '/', body: undefined },
   { method: 'POST', path: '/run', body: { collectors: ['probe'], dryRun: true } },
@@ -345,6 +345,14 @@ const AUTH_ROUTES: { method: 'GET' | 'POST'; path: string; body?: unknown }[] = 
   { method: 'GET', path: `/reports/${REPORT_ID}` },
   { method: 'POST', path: '/collectors/probe', body: PAYLOAD },
   { method: 'POST', path: '/collectors/off', body: { ...PAYLOAD, collector: 'off' } },
+  { method: 'GET', path: '/pauses' },
+  { method: 'POST', path: '/pauses', body: { target: 'probe', reason: 'hostile' } },
+  { method: 'DELETE', path: '/pauses/probe' },
+  {
+    method: 'POST',
+    path: '/backfills',
+    body: { collector: 'probe', from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z' },
+  },
 ];
 
 const GENERIC = {
@@ -374,6 +382,8 @@ describe.each(VARIANTS)('hostile requests against the function: $name', (variant
     expect(rig.upstream.requests.length).toBe(upstreamBefore);
     expect(rig.canary.requests).toHaveLength(0);
     expect(storedObjects(rig.dir).filter((o) => o.file.includes('/runs/'))).toEqual([]);
+    // Nor a pause or a backfill.
+    expect(storedObjects(rig.dir).filter((o) => /\/schedule\/(pauses|backfills)\//.test(o.file))).toEqual([]);
   }
 
   it.each(bodyRowsFor())('$label: answers $status $code and runs nothing', async (row) => {

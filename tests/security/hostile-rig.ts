@@ -82,7 +82,7 @@ export interface HostileRig {
   /** An ID token signed by the published key, for these claims (recorded for the scan). */
   idToken(aud: string, email: string, overrides?: Parameters<typeof serviceAccountClaims>[2]): string;
   send(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     pathname: string,
     options?: { body?: unknown; raw?: string; headers?: Record<string, string> },
   ): Promise<{
@@ -202,7 +202,12 @@ export async function startHostileRig(variant: Variant, dir: string): Promise<Ho
     },
     idToken,
     async send(method, pathname, options = {}) {
-      let call = method === 'GET' ? request(url).get(pathname) : request(url).post(pathname);
+      let call =
+        method === 'GET'
+          ? request(url).get(pathname)
+          : method === 'DELETE'
+            ? request(url).delete(pathname)
+            : request(url).post(pathname);
       for (const [name, value] of Object.entries(options.headers ?? {})) call = call.set(name, value);
       if (options.raw !== undefined) call = call.set('content-type', 'application/json').send(options.raw);
       else if (options.body !== undefined) call = call.send(options.body as object);

@@ -140,10 +140,19 @@ describe.each(STORE_KINDS)('tasks mode end to end, on the %s store', (kind) => {
     });
     // Held in the queue until both triggers are in, as when the first run has not started yet.
     r.tasks!.createQueue('collectors', { paused: true });
-    // Two Cloud Scheduler jobs firing the same tick: the tick markers differ, the task names do not.
+    // Two Cloud Scheduler jobs firing the same tick: the tick markers differ, but the run's claim
+    // (collector, scheduled time) in the state store is taken once: no second task is even asked for.
     const first = await r.trigger(undefined, tickHeaders('master'));
-    const second = await r.trigger(undefined, tickHeaders('master-copy'));
+    const copy = await r.trigger(undefined, tickHeaders('master-copy'));
     expect(first.body.collectors['ok']!.duplicate).toBeUndefined();
+    expect(copy.body.collectors['ok']).toMatchObject({
+      status: 'skipped',
+      reason: 'already_claimed',
+      claimed_by: first.body.execution_id,
+    });
+    // An explicit run for the tick's time does not claim it: its task name is the tick's, so Cloud
+    // Tasks refuses it.
+    const second = await r.trigger({ collectors: ['ok'], at: TICK });
     expect(second.status).toBe(200);
     expect(second.body.collectors['ok']).toMatchObject({
       status: 'scheduled',

@@ -9,7 +9,7 @@
 #   scheduler-tick-0-30_x_x_x_x: "0,30 * * * *" for dvf, sirene, insee-contours, plu, xmp
 #   scheduler-tick-5_1_x_x_x: "5 1 * * *" for xmp-daily
 # a retried tick that already ran answers 409 and dispatches nothing (tick markers), so retries are safe
-# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply
+# callers: Cloud Scheduler sends OIDC tokens minted as scheduler@my-project.iam.gserviceaccount.com for https://europe-west1-my-project.cloudfunctions.net/scheduler; Cloud Run checks them (IAM), and the function checks them again itself (incoming_auth google-id-token)
 # note: sirene reads $SIRENE_API_KEY, which the function will not have: map it from Secret Manager with deploy.secrets (SIRENE_API_KEY: <secret>:latest)
 # note: no alert e-mail address (alerts.email, or the original monitoring.alert_email): the alert policy opens incidents but e-mails nobody
 set -eu
@@ -74,7 +74,10 @@ gcloud storage buckets update gs://my-project-scheduler --project=my-project "--
 gcloud storage buckets add-iam-policy-binding gs://my-project-scheduler --project=my-project --member=serviceAccount:scheduler@my-project.iam.gserviceaccount.com --role=roles/storage.objectUser
 
 # function scheduler (nodejs24, gen2)
-gcloud functions deploy scheduler --gen2 --runtime=nodejs24 --region=europe-west1 --project=my-project --source=. --entry-point=scheduler --trigger-http --no-allow-unauthenticated --timeout=540s --memory=512Mi --service-account=scheduler@my-project.iam.gserviceaccount.com --set-env-vars=GOOGLE_CLOUD_PROJECT=my-project,SCHEDULER_CONFIG=config/config.yaml,SCHEDULER_MODE=http,SCHEDULER_RAW=gs://my-project-scheduler/raw,SCHEDULER_REGION=europe-west1,SCHEDULER_REPORTS=gs://my-project-scheduler/reports,SCHEDULER_SERVICE_ACCOUNT=scheduler@my-project.iam.gserviceaccount.com,SCHEDULER_STATE=gs://my-project-scheduler/state
+gcloud functions deploy scheduler --gen2 --runtime=nodejs24 --region=europe-west1 --project=my-project --source=. --entry-point=scheduler --trigger-http --no-allow-unauthenticated --timeout=540s --memory=512Mi --service-account=scheduler@my-project.iam.gserviceaccount.com --set-env-vars=GOOGLE_CLOUD_PROJECT=my-project,SCHEDULER_AUDIENCE=https://europe-west1-my-project.cloudfunctions.net/scheduler,SCHEDULER_CONFIG=config/config.yaml,SCHEDULER_INCOMING_AUTH=google-id-token,SCHEDULER_MODE=http,SCHEDULER_RAW=gs://my-project-scheduler/raw,SCHEDULER_REGION=europe-west1,SCHEDULER_REPORTS=gs://my-project-scheduler/reports,SCHEDULER_SERVICE_ACCOUNT=scheduler@my-project.iam.gserviceaccount.com,SCHEDULER_STATE=gs://my-project-scheduler/state
+
+# Cloud Run accepts ID tokens for https://europe-west1-my-project.cloudfunctions.net/scheduler (custom audience of function scheduler)
+gcloud run services update scheduler --region=europe-west1 --project=my-project --add-custom-audiences=https://europe-west1-my-project.cloudfunctions.net/scheduler
 
 # URL of function scheduler
 FUNCTION_URL=$(gcloud functions describe scheduler --region=europe-west1 --project=my-project '--format=value(serviceConfig.uri)')
@@ -84,16 +87,16 @@ gcloud functions add-invoker-policy-binding scheduler --region=europe-west1 --pr
 
 # Cloud Scheduler job scheduler-tick-0-30_x_x_x_x (0,30 * * * *, Europe/Paris)
 if gcloud scheduler jobs describe scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project >/dev/null 2>&1; then
-  gcloud scheduler jobs update http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, insee-contours, plu, xmp'
+  gcloud scheduler jobs update http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, insee-contours, plu, xmp'
 else
-  gcloud scheduler jobs create http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, insee-contours, plu, xmp'
+  gcloud scheduler jobs create http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, insee-contours, plu, xmp'
 fi
 
 # Cloud Scheduler job scheduler-tick-5_1_x_x_x (5 1 * * *, Europe/Paris)
 if gcloud scheduler jobs describe scheduler-tick-5_1_x_x_x --location=europe-west1 --project=my-project >/dev/null 2>&1; then
-  gcloud scheduler jobs update http scheduler-tick-5_1_x_x_x --location=europe-west1 --project=my-project '--schedule=5 1 * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of xmp-daily'
+  gcloud scheduler jobs update http scheduler-tick-5_1_x_x_x --location=europe-west1 --project=my-project '--schedule=5 1 * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of xmp-daily'
 else
-  gcloud scheduler jobs create http scheduler-tick-5_1_x_x_x --location=europe-west1 --project=my-project '--schedule=5 1 * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of xmp-daily'
+  gcloud scheduler jobs create http scheduler-tick-5_1_x_x_x --location=europe-west1 --project=my-project '--schedule=5 1 * * *' --time-zone=Europe/Paris "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of xmp-daily'
 fi
 
 # Cloud Scheduler jobs of scheduler the config no longer needs

@@ -8,8 +8,9 @@
 #   over a week they fire 336 times, 0 of them with nothing due
 #   scheduler-tick-0-30_x_x_x_x: "0,30 * * * *" for dvf, sirene, plu, xmp
 # a retried tick that already ran answers 409 and dispatches nothing (tick markers), so retries are safe
+# callers: Cloud Scheduler sends OIDC tokens minted as scheduler@my-project.iam.gserviceaccount.com for https://europe-west1-my-project.cloudfunctions.net/scheduler; Cloud Run checks them (IAM), and the function itself checks nobody (incoming_auth none)
 # note: Cloud Run service sirene-collector (sirene-collector-abc123-ew.a.run.app) is assumed to be in europe-west1, my-project: its URL only carries a region code
-# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [<the function's URL>], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply
+# note: scheduler.incoming_auth is none, which a deployed function refuses to start with (see Security): set incoming_auth: { type: google-id-token, audiences: [https://europe-west1-my-project.cloudfunctions.net/scheduler], allowed_emails: [scheduler@my-project.iam.gserviceaccount.com] } before --apply, or read them from $SCHEDULER_INCOMING_AUTH, $SCHEDULER_AUDIENCE and $SCHEDULER_SERVICE_ACCOUNT, which deploy sets, as config/config.yaml does
 # note: alerts.slack reads $SLACK_WEBHOOK_URL, which the function will not have: map it from Secret Manager with deploy.secrets (SLACK_WEBHOOK_URL: <secret>:latest)
 # note: cloud_functions.runtime python311 is not used: this scheduler is Node.js code and runs on nodejs24
 set -eu
@@ -89,6 +90,9 @@ gcloud iam service-accounts add-iam-policy-binding scheduler@my-project.iam.gser
 # function scheduler (nodejs24, gen2)
 gcloud functions deploy scheduler --gen2 --runtime=nodejs24 --region=europe-west1 --project=my-project --source=. --entry-point=scheduler --trigger-http --no-allow-unauthenticated --timeout=540s --memory=1024Mi --service-account=scheduler@my-project.iam.gserviceaccount.com --set-env-vars=GOOGLE_CLOUD_PROJECT=my-project,SCHEDULER_CONFIG=config/config.yaml
 
+# Cloud Run accepts ID tokens for https://europe-west1-my-project.cloudfunctions.net/scheduler (custom audience of function scheduler)
+gcloud run services update scheduler --region=europe-west1 --project=my-project --add-custom-audiences=https://europe-west1-my-project.cloudfunctions.net/scheduler
+
 # URL of function scheduler
 FUNCTION_URL=$(gcloud functions describe scheduler --region=europe-west1 --project=my-project '--format=value(serviceConfig.uri)')
 
@@ -112,9 +116,9 @@ gcloud functions add-invoker-policy-binding xmp --region=europe-west1 --project=
 
 # Cloud Scheduler job scheduler-tick-0-30_x_x_x_x (0,30 * * * *, UTC)
 if gcloud scheduler jobs describe scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project >/dev/null 2>&1; then
-  gcloud scheduler jobs update http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=UTC "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, plu, xmp'
+  gcloud scheduler jobs update http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=UTC "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, plu, xmp'
 else
-  gcloud scheduler jobs create http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=UTC "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com "--oidc-token-audience=${FUNCTION_URL}" --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, plu, xmp'
+  gcloud scheduler jobs create http scheduler-tick-0-30_x_x_x_x --location=europe-west1 --project=my-project '--schedule=0,30 * * * *' --time-zone=UTC "--uri=${FUNCTION_URL}" --http-method=post --oidc-service-account-email=scheduler@my-project.iam.gserviceaccount.com --oidc-token-audience=https://europe-west1-my-project.cloudfunctions.net/scheduler --attempt-deadline=570s --max-retry-attempts=3 --min-backoff=30s --max-backoff=300s --max-doublings=2 '--description=Ticks of dvf, sirene, plu, xmp'
 fi
 
 # Cloud Scheduler jobs of scheduler the config no longer needs

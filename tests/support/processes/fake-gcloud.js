@@ -18,6 +18,13 @@
 // docs' `gcloud storage buckets describe --format="default(lifecycle_config)"` (the JSON key itself is
 // unconfirmed), and how gcloud turns `--memory=512Mi` into availableMemory is unconfirmed too: the check
 // compares memory in MiB whatever the unit.
+//
+// A gen2 function runs as the Cloud Run service of its name (lower case): `functions deploy` makes it
+// here, and `run services update --add-custom-audiences` adds to its custom audiences, which
+// `run services describe` shows as `gcloud run services describe --format export` does, a JSON list in
+// the `run.googleapis.com/custom-audiences` annotation (github.com/goblet/goblet/issues/421). Whether a
+// function deploy keeps a service's custom audiences is unconfirmed; goblet#421 saw a redeploy of the
+// service clear them, so here every `functions deploy` clears them (the worst case).
 const fs = require('node:fs');
 
 const args = process.argv.slice(2);
@@ -88,6 +95,10 @@ switch (verb) {
     const name =
       made ?? `projects/${flag('project') ?? 'p'}/${kind.split(' ').pop()}/${Object.keys(bucket).length + 1}`;
     bucket[name] = { flags: args.slice(v + 1), doc: docFor(kind, name) };
+    if (kind === 'functions') {
+      const service = name.toLowerCase();
+      (state.resources['run services'] ??= {})[service] = { doc: serviceDoc(service, []) };
+    }
     if (verb === 'create' && kind.endsWith('monitoring channels'))
       bucket[name].email = flag('channel-labels');
     save();
@@ -96,6 +107,14 @@ switch (verb) {
   }
   case 'update': {
     if (!bucket[id]) fail(`NOT_FOUND: ${kind} ${id}`);
+    if (kind === 'run services') {
+      const annotation = bucket[id].doc.metadata.annotations['run.googleapis.com/custom-audiences'];
+      const audiences = annotation ? JSON.parse(annotation) : [];
+      const added = (flag('add-custom-audiences') ?? '').split(',').filter(Boolean);
+      bucket[id].doc = serviceDoc(id, [...new Set([...audiences, ...added])]);
+      save();
+      out('');
+    }
     bucket[id] = { ...bucket[id], flags: args.slice(v + 1), doc: { ...bucket[id].doc, ...docFor(kind, id) } };
     save();
     out('');
@@ -146,6 +165,14 @@ switch (verb) {
     save();
     out('');
   }
+}
+
+/** A Cloud Run service as `gcloud run services describe` shows it (v1, Knative-style). */
+function serviceDoc(name, customAudiences) {
+  const annotations = customAudiences.length
+    ? { 'run.googleapis.com/custom-audiences': JSON.stringify(customAudiences) }
+    : {};
+  return { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, annotations } };
 }
 
 /** The resource as `describe --format=json` would show it after this create/update/deploy. */
