@@ -5,7 +5,6 @@ import type { HeaderProvider } from './auth/types';
 import type { CollectorConfig, Config } from './config/types';
 import type { Collector } from './runtime/contract';
 import { createNodeTransport, type HttpTransport } from './dispatch/transport';
-import { createApp } from './http/app';
 import { LeaseManager } from './lease/lease';
 import { createTokenBroker } from './token/broker';
 import type { TokenBroker } from './token/types';
@@ -109,8 +108,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
         services.embedded.isEmbedded(url) ? services.embedded.headers() : upstreamAuth.headersFor(url),
     },
     callers,
+    // The app is loaded when a collector is served in this process: a run of collectors at their own
+    // URLs never pays for importing the HTTP routes.
     embedded: new EmbeddedCollectors((embeddedCallers) =>
-      createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
+      (require('./http/app') as typeof import('./http/app')).createApp(async () => services, {
+        collectorsOnly: true,
+        callers: embeddedCallers,
+      }),
     ),
     shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {

@@ -68,6 +68,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       groupWaitSeconds,
       queue: c.queue ?? null,
       retry: retryPolicy(retry, c.retry, `${path}.retry`, complain),
+      shards: c.shards ?? false,
       scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });

@@ -309,6 +309,11 @@ export interface TasksServerOptions {
   oidcToken?: (audience: string, email: string | undefined) => string;
   /** Default real-time limit of `waitFor*`. @default 20000 */
   waitTimeoutMs?: number;
+  /**
+   * Real milliseconds before each gRPC call is answered (a server farther than loopback), so that calls
+   * overlap and `maxCallsInFlight` measures a client's concurrency. @default 0
+   */
+  answerDelayMs?: number;
 }
 
 export interface WaitOptions {
@@ -537,6 +542,9 @@ export class TasksServer {
   readonly attempts: AttemptRecord[] = [];
   /** Every gRPC call received, in order. */
   readonly requests: GrpcCallRecord[] = [];
+  /** gRPC calls received and not yet answered; the most there ever were at once. */
+  callsInFlight = 0;
+  maxCallsInFlight = 0;
 
   private readonly clock: TasksClock;
   private readonly timeScale: number;
@@ -773,6 +781,27 @@ export class TasksServer {
       details: null,
     };
     this.requests.push(record);
+    const delayMs = this.options.answerDelayMs ?? 0;
+    if (delayMs > 0) {
+      this.callsInFlight++;
+      this.maxCallsInFlight = Math.max(this.maxCallsInFlight, this.callsInFlight);
+      setTimeout(() => {
+        this.callsInFlight--;
+        this.answer(method, handler, call, callback, record);
+      }, delayMs);
+      return;
+    }
+    this.maxCallsInFlight = Math.max(this.maxCallsInFlight, 1);
+    this.answer(method, handler, call, callback, record);
+  }
+
+  private answer(
+    method: string,
+    handler: Handler,
+    call: grpc.ServerUnaryCall<TasksRequestMessage, object>,
+    callback: grpc.sendUnaryData<object>,
+    record: GrpcCallRecord,
+  ): void {
     try {
       const injected = this.injected.find((i) => i.method === method && i.times > 0);
       if (injected) {
