@@ -23,16 +23,25 @@ export function builtinCollectors(): Collector<unknown>[] {
 }
 
 /**
- * A collector that stands for `load()`'s, whose module is loaded only when more than its name is asked:
- * every other property, `in` and the keys are the loaded collector's own.
+ * A collector that stands for `load()`'s, whose module is loaded only when more than its name is used.
+ * (The name is a plain property: the config loader looks names up thousands of times.)
  */
 function lazyCollector(name: string, load: () => Collector<unknown>): Collector<unknown> {
   let loaded: Collector<unknown> | null = null;
   const real = (): Collector<unknown> => (loaded ??= load());
-  return new Proxy({ name } as Collector<unknown>, {
-    get: (_target, key) => (key === 'name' ? name : Reflect.get(real(), key)),
-    has: (_target, key) => Reflect.has(real(), key),
-    ownKeys: () => Reflect.ownKeys(real()),
-    getOwnPropertyDescriptor: (_target, key) => Reflect.getOwnPropertyDescriptor(real(), key),
-  });
+  return {
+    name,
+    get description() {
+      return real().description;
+    },
+    parseOptions: (raw) => real().parseOptions(raw),
+    // Optional members: undefined, as on the collector itself, when it has none.
+    get legacyOptions() {
+      return real().legacyOptions;
+    },
+    run: (ctx) => real().run(ctx),
+    get shards() {
+      return real().shards;
+    },
+  } as Collector<unknown>;
 }
