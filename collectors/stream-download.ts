@@ -1,4 +1,4 @@
-import { excerpt } from '../src/dispatch/read-body';
+import { excerpt } from '../src/util/read-body';
 import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../src/dispatch/retry';
 import type { ManifestObject } from '../src/runtime/contract';
 import { PermanentError, UpstreamHttpError } from '../src/runtime/errors';

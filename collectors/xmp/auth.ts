@@ -6,7 +6,7 @@ import { isRetryableRunError, PermanentError } from '../../src/runtime/errors';
 import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { LoginFn, LoginResult, TokenBroker } from '../../src/token/types';
 import type { Clock } from '../../src/util/clock';
-import { classifyEnvelope } from './client';
+import { classifyEnvelope } from './envelope';
 import type { RateLimiter } from './limiter';
 import type { ConsoleOptions, XmpOptions } from './options';
 

@@ -5,7 +5,7 @@ import { configPath, loadConfig } from '../config/load';
 import { DISPATCH_MODES } from '../config/types';
 import { errorMessage, isSchedulerError } from '../errors';
 import { CollectorRegistry } from '../runtime/registry';
-import { createServices, type ServiceOptions } from '../services';
+import { createServices, type ServiceOptions } from '../create-services';
 import { createLogger, type LogEntry } from '../util/log';
 import { scrub } from '../util/secrets';
 import { BACKFILL_OVERLAP_POLICIES } from '../config/scheduling';

@@ -1,12 +1,11 @@
 import { parseLocation } from '../store/location';
+import type { Complain } from './errors';
 import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
 import type { RawConfig } from './schema';
 import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
-
-export type Complain = (path: string, message: string) => void;
 
 type RawCollector = NonNullable<RawConfig['collectors']>[string];
 type RawRetry = RawCollector['retry'];

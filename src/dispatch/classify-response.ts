@@ -1,5 +1,5 @@
 import type { RunRecord } from '../runtime/contract';
-import { excerpt } from './read-body';
+import { excerpt } from '../util/read-body';
 import { isRetryableStatus, parseRetryAfter } from './retry';
 import type { TransportResponse } from './transport';
 import type { CollectorOutcome } from './types';

@@ -5,7 +5,7 @@ import type { Clock } from '../util/clock';
 import { scrub } from '../util/secrets';
 import { redactUrl } from '../util/url';
 import { GROUP_LEASE_HEADER, groupLeaseName, isLeaseLost, LeaseManager } from '../lease/lease';
-import { networkCause } from './network-errors';
+import { networkCause } from '../util/network-errors';
 import { classify, type Attempt } from './classify-response';
 import { nextWait } from './retry-wait';
 import { TransportError, type HttpTransport, type TransportResponse } from './transport';

@@ -1,5 +1,5 @@
 import type { RetryPolicy } from '../config/types';
-import { networkCause } from './network-errors';
+import { networkCause } from '../util/network-errors';
 
 /**
  * The retry policy, as pure functions: which failures are worth another attempt, and how long to wait.

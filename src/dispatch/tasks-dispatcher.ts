@@ -3,7 +3,9 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config } from '../config/types';
 import { errorMessage } from '../errors';
-import type { Services } from '../services';
+import type { HeaderProvider } from '../auth/types';
+import type { Clock } from '../util/clock';
+import type { Logger } from '../util/log';
 import { tasksClient, tasksEndpoint, type TasksApi } from '../tasks/client';
 import { dispatchDeadline, queueIdFor, queuePath, taskIdFor } from '../tasks/naming';
 import { describeRpcError, hintFor, isAlreadyExists, isRetryableRpc, rpcCode } from '../tasks/rpc-errors';
@@ -55,7 +57,18 @@ export interface TasksDispatcherOptions {
   client?: () => Promise<TasksApi>;
 }
 
-type Deps = Pick<Services, 'config' | 'clock' | 'logger' | 'env' | 'auth' | 'random'>;
+/** What the tasks dispatcher uses, and nothing more. */
+export interface TasksDispatcherDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  /** Where CLOUD_TASKS_EMULATOR_HOST is read. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The OIDC token settings of each task come from here (task-request.ts). */
+  auth: HeaderProvider;
+  /** For backoff jitter. */
+  random: () => number;
+}
 type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' | 'httpStatus' | 'result'> &
   Partial<Pick<CollectorOutcome, 'httpStatus' | 'result'>>;
 
@@ -67,7 +80,10 @@ type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' 
  * The task ID is derived from (collector, scheduled time), so a repeated trigger is refused by Cloud
  * Tasks itself: that collector is reported `scheduled` with `duplicate: true`, not failed.
  */
-export function createTasksDispatcher(services: Deps, options: TasksDispatcherOptions = {}): Dispatcher {
+export function createTasksDispatcher(
+  services: TasksDispatcherDeps,
+  options: TasksDispatcherOptions = {},
+): Dispatcher {
   return new TasksDispatcher(services, options);
 }
 
@@ -80,7 +96,7 @@ class TasksDispatcher implements Dispatcher {
   private readonly client: () => Promise<TasksApi>;
 
   constructor(
-    private readonly deps: Deps,
+    private readonly deps: TasksDispatcherDeps,
     options: TasksDispatcherOptions,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? TASK_CREATE_CONCURRENCY);

@@ -2,7 +2,7 @@ import { errorMessage } from '../errors';
 import { isCancellation } from '../util/cancel';
 import type { RetryPolicy } from '../config/types';
 import type { DispatchPayload } from '../runtime/payload';
-import { NETWORK_ERROR_TYPES } from './network-errors';
+import { NETWORK_ERROR_TYPES } from '../util/network-errors';
 
 /** `cancelled`: a signal (Ctrl-C, Cloud Run's SIGTERM) stopped the execution while it ran. */
 export const COLLECTOR_STATUSES = [

@@ -1,4 +1,4 @@
-import { networkCause, type NetworkCause, type NetworkErrorType } from '../dispatch/network-errors';
+import { networkCause, type NetworkCause, type NetworkErrorType } from '../util/network-errors';
 import { isRetryableStatus } from '../dispatch/retry';
 import { SchedulerError, type ErrorCode, type SchedulerErrorOptions } from '../errors';
 import { redactUrl } from '../util/url';

@@ -1,7 +1,7 @@
 import pRetry from 'p-retry';
 import type { RetryPolicy } from '../config/types';
-import { BodyTooLargeError, excerpt, readBounded } from '../dispatch/read-body';
-import { networkCause } from '../dispatch/network-errors';
+import { BodyTooLargeError, excerpt, readBounded } from '../util/read-body';
+import { networkCause } from '../util/network-errors';
 import { backoffDelayMs, parseRetryAfter } from '../dispatch/retry';
 import { errorMessage } from '../errors';
 import type { Clock } from '../util/clock';

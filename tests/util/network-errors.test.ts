@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { networkCause } from '../../src/dispatch/network-errors';
+import { networkCause } from '../../src/util/network-errors';
 import { networkErrorCode } from '../../src/dispatch/retry';
 import { collectorServer } from '../support/collector-servers';
 import type { TestServer } from '../support/http';
