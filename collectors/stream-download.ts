@@ -1,5 +1,5 @@
 import { excerpt } from '../src/util/read-body';
-import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../src/dispatch/retry';
+import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../src/util/retry';
 import type { ManifestObject } from '../src/runtime/contract';
 import { PermanentError, UpstreamHttpError } from '../src/runtime/errors';
 import type { RawOutput, WriteOptions } from '../src/runtime/output';

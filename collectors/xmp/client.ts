@@ -1,5 +1,5 @@
 import type { RetryPolicy } from '../../src/config/types';
-import { backoffDelayMs } from '../../src/dispatch/retry';
+import { decideRetry, policyFromConfig } from '../../src/util/retry';
 import { excerpt } from '../../src/util/read-body';
 import { SchedulerError } from '../../src/errors';
 import { isRetryableRunError, PermanentError, UpstreamHttpError } from '../../src/runtime/errors';
@@ -82,9 +82,13 @@ export class XmpClient {
           this.limiter.holdOff(WINDOW_MS);
           continue;
         case 'transient': {
-          if (++transient >= XMP_RETRY.attempts) throw verdict.error;
-          const retryAfter = verdict.error instanceof UpstreamHttpError ? verdict.error.retryAfterMs : null;
-          const delayMs = retryAfter ?? backoffDelayMs(transient, XMP_RETRY, this.deps.random);
+          // The rate-limit and refusal waits above are XMP's own; a transient failure follows the policy.
+          const next = decideRetry(++transient, policyFromConfig(XMP_RETRY), {
+            retryAfterMs: verdict.error instanceof UpstreamHttpError ? verdict.error.retryAfterMs : null,
+            ...(this.deps.random ? { random: this.deps.random } : {}),
+          });
+          if (!next.retry) throw verdict.error;
+          const delayMs = next.delayMs;
           this.deps.log.warn(`XMP call failed, retrying in ${delayMs} ms`, {
             path,
             error: verdict.error.message,

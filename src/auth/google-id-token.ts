@@ -1,5 +1,5 @@
 import type { GoogleAuth, IdTokenClient } from 'google-auth-library';
-import { isRetryableStatus } from '../dispatch/retry';
+import { isRetryableStatus } from '../util/retry';
 import { SchedulerError, errorMessage, isSchedulerError } from '../errors';
 import { isoTime, systemClock, type Clock } from '../util/clock';
 import { registerSecret, scrub } from '../util/secrets';

@@ -11,7 +11,7 @@ import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
 import { describeIssue } from '../util/issues';
-import { closest } from './suggest';
+import { closest } from '../util/suggest';
 import type { Config } from './types';
 
 export const DEFAULT_CONFIG_FILE = 'config/config.yaml';

@@ -22,6 +22,7 @@ import {
   type ProgressListener,
 } from './types';
 import { untilAborted } from '../util/abort';
+import { retryResult } from '../util/retry';
 
 /**
  * CreateTask calls in flight at once, on one multiplexed gRPC channel. The client's own CPU per call
@@ -204,43 +205,82 @@ class TasksDispatcher implements Dispatcher {
       extra['schedule_time'] = new Date(at).toISOString();
     }
 
-    for (let call = 1; ; call++) {
-      if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call - 1 };
-      emit({ type: 'start', name: target.name, attempt: call, url: target.url });
-      try {
-        await untilAborted(
-          client.createTask({ parent, task }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } }),
-          deadline,
-        );
-        return { outcome: { status: 'scheduled', error: null, errorType: null, extra }, calls: call };
-      } catch (error) {
-        if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call };
-        if (isAlreadyExists(error)) {
-          return { outcome: await this.existing(client, name, target, call, extra), calls: call };
-        }
-        const why = describeRpcError(error);
-        if (isRetryableRpc(error) && call < this.attempts) {
-          const delayMs = Math.floor(this.deps.random() * this.backoffMs * 2 ** (call - 1));
-          emit({ type: 'retry', name: target.name, attempt: call + 1, delayMs, reason: why });
-          try {
-            await this.deps.clock.sleep(delayMs, deadline);
-          } catch {
-            return { outcome: deadlineOutcome(deadline, extra), calls: call };
-          }
-          continue;
-        }
-        const tries = call === 1 ? '' : ` after ${call} attempts`;
-        return {
-          outcome: {
-            ...failed(
-              `TASKS_FAILED: could not create the Cloud Task for ${target.name} in queue ${queue}${tries}: ${why}${hintFor(error, queue)}`,
+    return this.create(client, { parent, task, name, queue, extra }, target, deadline, emit);
+  }
+
+  /**
+   * CreateTask, retried by the shared helper (util/retry.ts) on UNAVAILABLE and DEADLINE_EXCEEDED:
+   * full-jitter waits from `backoffMs`, doubling, within the execution's deadline.
+   */
+  private async create(
+    client: TasksApi,
+    call: {
+      parent: string;
+      task: protos.google.cloud.tasks.v2.ITask;
+      name: string;
+      queue: string;
+      extra: Record<string, unknown>;
+    },
+    target: DispatchTarget,
+    deadline: AbortSignal,
+    emit: ProgressListener,
+  ): Promise<{ outcome: Settled; calls: number }> {
+    const { parent, task, name, queue, extra } = call;
+    const result = await retryResult<{ outcome: Settled; calls: number }, unknown>(
+      async (n) => {
+        if (deadline.aborted)
+          return { ok: true, value: { outcome: deadlineOutcome(deadline, extra), calls: n - 1 } };
+        emit({ type: 'start', name: target.name, attempt: n, url: target.url });
+        try {
+          await untilAborted(
+            client.createTask(
+              { parent, task },
+              { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } },
             ),
-            extra: { ...extra, error_code: 'TASKS_FAILED', rpc_code: rpcCode(error) },
-          },
-          calls: call,
-        };
-      }
-    }
+            deadline,
+          );
+          return {
+            ok: true,
+            value: { outcome: { status: 'scheduled', error: null, errorType: null, extra }, calls: n },
+          };
+        } catch (error) {
+          if (deadline.aborted)
+            return { ok: true, value: { outcome: deadlineOutcome(deadline, extra), calls: n } };
+          if (isAlreadyExists(error))
+            return {
+              ok: true,
+              value: { outcome: await this.existing(client, name, target, n, extra), calls: n },
+            };
+          return { ok: false, failure: error, retryable: isRetryableRpc(error) };
+        }
+      },
+      {
+        policy: {
+          attempts: this.attempts,
+          baseDelayMs: this.backoffMs,
+          maxDelayMs: Number.POSITIVE_INFINITY,
+        },
+        clock: this.deps.clock,
+        signal: deadline,
+        random: this.deps.random,
+        onRetry: ({ failure, attempt, delayMs }) =>
+          emit({ type: 'retry', name: target.name, attempt, delayMs, reason: describeRpcError(failure) }),
+      },
+    );
+    if (result.ok) return result.value;
+    if (result.stop.kind === 'aborted')
+      return { outcome: deadlineOutcome(deadline, extra), calls: result.attempts };
+    const error = result.failure;
+    const tries = result.attempts === 1 ? '' : ` after ${result.attempts} attempts`;
+    return {
+      outcome: {
+        ...failed(
+          `TASKS_FAILED: could not create the Cloud Task for ${target.name} in queue ${queue}${tries}: ${describeRpcError(error)}${hintFor(error, queue)}`,
+        ),
+        extra: { ...extra, error_code: 'TASKS_FAILED', rpc_code: rpcCode(error) },
+      },
+      calls: result.attempts,
+    };
   }
 
   /**
