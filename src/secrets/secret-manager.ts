@@ -4,6 +4,7 @@ import { SchedulerError, errorMessage, isSchedulerError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { retryResult, type RetryPolicy } from '../util/retry';
+import { Memo, MemoMap } from '../util/single-flight';
 import { registerSecret, scrub } from '../util/secrets';
 import type { CredentialRef, SecretSource } from './types';
 
@@ -69,8 +70,18 @@ export class SecretManagerSource implements SecretSource {
   /** Exponential waits from `backoffMs`, doubling, without jitter (one caller per secret and instance). */
   private readonly retryPolicy: RetryPolicy;
   private readonly attemptTimeoutMs: number;
-  private client: Promise<SecretManagerServiceClient> | null = null;
-  private readonly values = new Map<string, Promise<string>>();
+  /**
+   * The client, built once. Credentials are checked first: a gax client built without them leaves an
+   * unhandled rejection behind. Insecure channel credentials (a loopback test server) need none.
+   */
+  private readonly client = new Memo<SecretManagerServiceClient>(async () => {
+    const options = this.options.client;
+    if (!options?.sslCreds) await assertGoogleCredentials();
+    const { SecretManagerServiceClient } =
+      require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
+    return new SecretManagerServiceClient(options ? { ...options } : undefined);
+  });
+  private readonly values = new MemoMap<string, string>();
 
   constructor(private readonly options: SecretManagerSourceOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -108,25 +119,19 @@ export class SecretManagerSource implements SecretSource {
         ),
       );
     }
-    let value = this.values.get(name);
-    if (!value) {
-      value = this.fetch(name);
-      // Only values are kept: a missing secret may be created, an outage may end, before the next call.
-      value.catch(() => this.values.delete(name));
-      this.values.set(name, value);
-    }
-    return value;
+    // Only values are kept: a missing secret may be created, an outage may end, before the next call.
+    return this.values.get(name, () => this.fetch(name));
   }
 
   /** Closes the gRPC channel, if one was opened. */
   async close(): Promise<void> {
-    const client = this.client;
-    this.client = null;
+    const client = this.client.peek();
+    this.client.clear();
     if (client) await client.then((c) => c.close()).catch(() => undefined);
   }
 
   private async fetch(name: string): Promise<string> {
-    const client = await this.connect();
+    const client = await this.client.get();
     const describe = (error: unknown) => `${statusName(grpcCode(error))}: ${scrub(grpcDetails(error))}`;
     const result = await retryResult<string, unknown>(
       async () => {
@@ -190,22 +195,6 @@ export class SecretManagerSource implements SecretSource {
     const value = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     registerSecret(value);
     return value;
-  }
-
-  /**
-   * The client, built once. Credentials are checked first: a gax client built without them leaves an
-   * unhandled rejection behind. Insecure channel credentials (a loopback test server) need none.
-   */
-  private connect(): Promise<SecretManagerServiceClient> {
-    this.client ??= (async () => {
-      const options = this.options.client;
-      if (!options?.sslCreds) await assertGoogleCredentials();
-      const { SecretManagerServiceClient } =
-        require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
-      return new SecretManagerServiceClient(options ? { ...options } : undefined);
-    })();
-    this.client.catch(() => (this.client = null));
-    return this.client;
   }
 }
 

@@ -18,7 +18,7 @@ import {
   type TokenRecord,
 } from './record';
 import { LEASE_LOOK_EVERY, pollDelayMs } from './poll';
-import { SingleFlight } from './single-flight';
+import { SingleFlight } from '../util/single-flight';
 import type { LoginFn, LoginResult, TokenBroker } from './types';
 
 export interface TokenBrokerSettings {
