@@ -38,8 +38,9 @@ export function withTimeout<T>(clock: Clock, ms: number, what: string, work: Pro
 
 /**
  * Downloads an object whole, with the generation the server answered in `x-goog-generation`. It is
- * aborted (its connection closed) when `stallMs` of the clock pass with no headers or no new bytes, so
- * a slow but steady download of a large object still finishes.
+ * abandoned when `stallMs` of the clock pass with no headers or no new bytes (so a slow but steady
+ * download of a large object still finishes): the promise rejects at once, and the connection is
+ * closed as soon as the client lets us (see `abandon`).
  */
 export function download(
   file: File,
@@ -49,31 +50,54 @@ export function download(
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let generation: string | undefined;
-    const stream = file.createReadStream({ validation: 'crc32c' });
+    let settled = false;
     let cancel = () => {};
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      cancel();
+      outcome();
+    };
+    const stream = file.createReadStream({ validation: 'crc32c' });
+    // The client pipes the HTTP response into `stream` only once the response has arrived, with
+    // stream.pipeline(). On Node >= 23 a pipeline into a stream already destroyed throws
+    // ERR_STREAM_UNABLE_TO_PIPE (nodejs/node#53241) from inside the client's response handler, where
+    // nobody can catch it: an uncaught exception, and the response left open. So the stream is
+    // destroyed only after that pipeline exists ('pipe' is emitted as it connects); destroying it then
+    // makes the client's own pipeline close the connection. A request with no answer yet cannot be
+    // cancelled through the client at all (it ends with the client's `timeout`); its late answer is
+    // closed when it comes.
+    let piped = false;
+    let abandoned: Error | null = null;
+    stream.on('pipe', () => {
+      piped = true;
+      const reason = abandoned;
+      if (reason !== null) process.nextTick(() => stream.destroy(reason));
+    });
+    const abandon = (error: Error) => {
+      settle(() => reject(error));
+      if (piped) stream.destroy(error);
+      else abandoned = error;
+    };
     const arm = (after: string) => {
       cancel();
       cancel = clock.schedule(stallMs, () =>
-        stream.destroy(new StoreCallTimeout(`download stalled: nothing ${after} for ${stallMs / 1000} s`)),
+        abandon(new StoreCallTimeout(`download stalled: nothing ${after} for ${stallMs / 1000} s`)),
       );
     };
     arm('answered');
     stream
       .on('response', (response: { headers?: unknown }) => {
+        if (settled) return;
         generation = headerOf(response.headers, 'x-goog-generation');
         arm('received after the headers');
       })
       .on('data', (chunk: Buffer) => {
+        if (settled) return;
         chunks.push(chunk);
         arm('more received');
       })
-      .on('error', (error) => {
-        cancel();
-        reject(error);
-      })
-      .on('end', () => {
-        cancel();
-        resolve({ data: Buffer.concat(chunks), generation });
-      });
+      .on('error', (error) => settle(() => reject(error)))
+      .on('end', () => settle(() => resolve({ data: Buffer.concat(chunks), generation })));
   });
 }

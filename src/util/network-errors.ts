@@ -96,7 +96,7 @@ export function networkCause(error: unknown): NetworkCause | null {
       return {
         code,
         type: 'SSLError',
-        description: `TLS failed: ${firstLine(text) || 'certificate not accepted'} (${code})`,
+        description: `TLS failed: ${tlsReason(text) || 'certificate not accepted'} (${code})`,
         retryable: false,
       };
     }
@@ -123,4 +123,13 @@ function describe(code: string, kind: Kind, error: unknown, message: string): Ne
 
 function firstLine(text: string): string {
   return text.split('\n')[0]!.trim().slice(0, 200);
+}
+
+/**
+ * The certificate's fault without the runtime's advice: Node >= 23 appends "; if the root CA is
+ * installed locally, try running Node.js with --use-system-ca", a hint about the process's flags that
+ * would make one failure read differently by runtime (and means nothing to whoever reads a report).
+ */
+function tlsReason(text: string): string {
+  return firstLine(text).replace(/;[^;]*--use-system-ca.*$/, '');
 }

@@ -48,7 +48,13 @@ describe('sirene collector, stock source', () => {
 
     expect(httpStatus).toBe(200);
     expect(record.status).toBe('success');
-    expect(up.fileRequests()).toEqual(['/insee-sirene/2026-11-01-StockEtablissement_utf8.zip']);
+    // One download of that one file. A retry is the only second request allowed, and only after a
+    // failure the log names (seen under CI load: the upstream closed a kept-alive connection as the
+    // download started on it).
+    const retries = h.logs.filter((e) => /download failed, retrying/.test(e.message)).length;
+    expect(up.fileRequests()).toEqual(
+      Array(1 + retries).fill('/insee-sirene/2026-11-01-StockEtablissement_utf8.zip'),
+    );
     const stored = await h.readRaw('sirene', 'stock/2026-11/StockEtablissement_utf8.zip');
     expect(stored?.length).toBe(up.zipSize('2026-11-01-StockEtablissement_utf8.zip'));
     expect(md5(stored!)).toBe(up.lastMd5());
@@ -64,11 +70,11 @@ describe('sirene collector, stock source', () => {
       source: 'stock',
       stored: ['StockEtablissement_utf8.zip 2026-11'],
     });
-    // Streamed, not buffered: the store never received the whole file as one piece. (How many pieces
-    // depends on the runtime's HTTP stack: Node 24's fetch hands over larger ones than Node 20's.)
+    // Written through the store's streaming path. (That it is streamed rather than buffered is shown
+    // on a 1.2 GB file below: at 300 kB, how many pieces arrive depends on the runtime's HTTP stack, and
+    // Node 24's fetch hands over most of the file at once.)
     const stream = h.raw.streams.find((s) => s.key.endsWith('StockEtablissement_utf8.zip'))!;
     expect(stream.bytes).toBe(stored!.length);
-    expect(stream.largestChunk).toBeLessThan(stored!.length / 2);
   });
 
   it('skips a month whose file is already stored, and takes the next month when it is published', async () => {

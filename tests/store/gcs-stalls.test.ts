@@ -2,7 +2,13 @@ import { LeaseManager } from '../../src/lease/lease';
 import type { GcsStoreOptions } from '../../src/store/gcs-store';
 import { readJson, type ObjectStore } from '../../src/store/types';
 import { FakeClock } from '../support/fake-clock';
-import { startGcsServer, type Fault, type GcsOp, type GcsServer } from '../support/gcs-server';
+import {
+  startGcsServer,
+  type Fault,
+  type GcsOp,
+  type GcsRequest,
+  type GcsServer,
+} from '../support/gcs-server';
 import { captureLogger } from '../support/services';
 import { openOnServer } from '../support/stores';
 import { until } from '../support/wait';
@@ -51,14 +57,48 @@ describe('a Cloud Storage answer that stalls after its headers', () => {
     ['with no body byte', 0],
     ['after a few body bytes', 5],
   ])('get: the download is aborted %s and retried', async (_label, bytes) => {
-    const { store, statuses, stallFor } = await setup();
+    const { clock, store, statuses } = await setup();
     await store.put('lease.json', '{"holder":"exec-1"}');
     server.failNext(1, { stallAfterHeaders: true, bytes }, { op: 'object.media' });
     const read = store.get('lease.json');
-    await stallFor('object.media', STALL_MS);
+    await until(() => statuses('object.media').length === 1, 'the stalled download request');
+    // The download re-arms its stall timer on every sign of progress: once the clock has moved, a
+    // timer due a full stall time from now shows that the headers have reached the client.
+    clock.advance(1);
+    await until(() => clock.nextDueAt() === clock.now() + STALL_MS, 'the headers at the client');
+    clock.advance(STALL_MS);
     expect((await read)?.data.toString()).toBe('{"holder":"exec-1"}');
     await until(() => statuses('object.media')[0] === 'client-closed', 'the stalled connection closed');
     expect(statuses('object.media')).toEqual(['client-closed', 200]);
+  });
+
+  // Given up before the answer came, the download cannot be cancelled through the client: its answer,
+  // when it comes, is piped into a stream already destroyed. On Node >= 23 that pipe threw an uncaught
+  // ERR_STREAM_UNABLE_TO_PIPE and left the connection open.
+  it('get: a download given up before its answer is retried, and the late answer closed', async () => {
+    const { clock, store, statuses } = await setup();
+    await store.put('lease.json', '{"holder":"exec-1"}');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first: GcsRequest | undefined;
+    server.onRequest = async (request) => {
+      if (request.op !== 'object.media' || first !== undefined) return;
+      first = request;
+      await held;
+    };
+    server.failNext(1, { stallAfterHeaders: true }, { op: 'object.media', test: (r) => r === first });
+    try {
+      const read = store.get('lease.json');
+      await until(() => first !== undefined, 'the first download request');
+      clock.advance(STALL_MS);
+      expect((await read)?.data.toString()).toBe('{"holder":"exec-1"}');
+      release();
+      await until(() => statuses('object.media')[0] === 'client-closed', 'the late answer closed');
+      expect(statuses('object.media')).toEqual(['client-closed', 200]);
+    } finally {
+      release();
+      server.onRequest = null;
+    }
   });
 
   it.each([

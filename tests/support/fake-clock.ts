@@ -61,6 +61,14 @@ export class FakeClock implements Clock {
     return this.timers.length;
   }
 
+  /** When the earliest pending timer is due (undefined with none): shows a timer re-armed after the clock moved. */
+  nextDueAt(): number | undefined {
+    return this.timers.reduce<number | undefined>(
+      (min, t) => (min === undefined || t.at < min ? t.at : min),
+      undefined,
+    );
+  }
+
   private advanceTo(target: number): void {
     for (;;) {
       this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
