@@ -1,10 +1,14 @@
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { networkCause } from '../src/util/network-errors';
 import { excerpt } from '../src/util/read-body';
 import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../src/util/retry';
+import { errorMessage } from '../src/errors';
 import type { ManifestObject } from '../src/runtime/contract';
-import { PermanentError, UpstreamHttpError } from '../src/runtime/errors';
+import { PermanentError, UpstreamHttpError, UpstreamNetworkError } from '../src/runtime/errors';
 import type { RawOutput, WriteOptions } from '../src/runtime/output';
 import { UPSTREAM_RETRY, type UpstreamDeps } from '../src/runtime/upstream';
 import { redactUrl } from '../src/util/url';
+import { bodyExcerpt, discardBody, httpGet, type GetResponse } from './http-get';
 
 /**
  * Streams one large file from an upstream into the raw store, chunk by chunk, while an inspector checks
@@ -73,7 +77,7 @@ export async function streamToStore<T>(
 
 function isRetryable(error: unknown): boolean {
   if (error instanceof PermanentError) return false;
-  if (error instanceof UpstreamHttpError) return error.retryable;
+  if (error instanceof UpstreamHttpError || error instanceof UpstreamNetworkError) return error.retryable;
   return networkErrorCode(error) !== null;
 }
 
@@ -86,74 +90,95 @@ async function streamOnce<T>(
   if ('kind' in opened) return opened;
   const { body, validators } = opened;
   const inspector = request.inspector();
-  const url = request.url;
-  const expected = validators.contentLength;
-  let inspected: { value: T } | null = null;
+  const check = new InspectingStream(inspector, redactUrl(request.url), validators.contentLength);
   // The record count is only known once the stream has ended; RawOutput reads it then.
   const options: WriteOptions = {
     contentType: request.contentType,
-    records: () => (inspected && request.records ? request.records(inspected.value) : null),
+    records: () => (check.inspected && request.records ? request.records(check.inspected.value) : null),
   };
-  async function* checked(): AsyncGenerator<Uint8Array> {
-    let finished = false;
-    let received = 0;
-    try {
-      for await (const chunk of body) {
-        received += chunk.byteLength;
-        await inspector.write(chunk);
-        yield chunk;
-      }
-      if (expected !== null && received !== expected) {
-        // A body shorter than announced is a cut connection that happened to end cleanly.
-        throw new Error(`GET ${redactUrl(url)}: body ended after ${received} of ${expected} bytes`, {
-          cause: Object.assign(new Error('short body'), { code: 'ECONNRESET' }),
-        });
-      }
-      inspected = { value: await inspector.end() };
-      finished = true;
-    } finally {
-      if (!finished) inspector.abort();
-    }
+  let object: ManifestObject;
+  try {
+    // The body's chunks go to the store as the socket delivers them, through the inspector; an error on
+    // either side (a cut connection, the store failing) destroys both.
+    object = await output.writeStream(
+      request.key,
+      pipeline(body, check, () => undefined),
+      options,
+    );
+  } catch (error) {
+    inspector.abort();
+    throw error;
   }
-  const object = await output.writeStream(request.key, checked(), options);
-  const done = inspected as { value: T } | null;
+  const done = check.inspected;
   if (!done) throw new Error(`internal: ${request.key} was stored before it was checked`);
   return { kind: 'written', object, validators, inspected: done.value };
+}
+
+/**
+ * Passes the body on unchanged after the inspector has seen each chunk; at the end, checks the length
+ * against Content-Length and lets the inspector conclude, before the store may publish the object.
+ */
+class InspectingStream<T> extends Transform {
+  inspected: { value: T } | null = null;
+  private received = 0;
+
+  constructor(
+    private readonly inspector: StreamInspector<T>,
+    private readonly source: string,
+    private readonly expected: number | null,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.received += chunk.length;
+    this.inspector.write(chunk).then(() => done(null, chunk), done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.expected !== null && this.received !== this.expected) {
+      // A body shorter than announced is a cut connection that happened to end cleanly.
+      done(
+        new Error(`GET ${this.source}: body ended after ${this.received} of ${this.expected} bytes`, {
+          cause: Object.assign(new Error('short body'), { code: 'ECONNRESET' }),
+        }),
+      );
+      return;
+    }
+    this.inspector.end().then((value) => {
+      this.inspected = { value };
+      done();
+    }, done);
+  }
 }
 
 /** The GET, conditional when validators are known: the body to store, or why there is none. */
 async function open<T>(
   deps: UpstreamDeps,
   request: StreamRequest<T>,
-): Promise<
-  | { body: ReadableStream<Uint8Array>; validators: FileValidators }
-  | Exclude<StreamOutcome<T>, { kind: 'written' }>
-> {
+): Promise<{ body: Readable; validators: FileValidators } | Exclude<StreamOutcome<T>, { kind: 'written' }>> {
   const { url, previous } = request;
   const headers: Record<string, string> = {
     accept: request.accept,
-    // The compressed file is the object we store: no transparent decompression by fetch.
+    // The compressed file is the object we store: no transparent decompression.
     'accept-encoding': 'identity',
   };
   if (previous?.etag) headers['if-none-match'] = previous.etag;
   if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
 
-  let response: Response;
+  let response: GetResponse;
   try {
-    response = await deps.fetch(url, { headers, signal: deps.signal });
+    response = await httpGet({ url, headers, signal: deps.signal });
   } catch (error) {
     if (deps.signal.aborted) throw deps.signal.reason ?? error;
-    const code = networkErrorCode(error);
-    const message = `GET ${redactUrl(url)} failed: ${code ?? (error as Error).message}`;
-    if (!code) throw new PermanentError(message, { cause: error });
-    throw new Error(message, { cause: error });
+    throw networkError(url, error);
   }
   if (response.status === 304) {
-    await discard(response);
+    discardBody(response);
     return { kind: 'unchanged', how: 'not-modified' };
   }
   if (response.status === 404 || response.status === 410) {
-    await discard(response);
+    discardBody(response);
     return { kind: 'missing', status: response.status };
   }
   if (response.status < 200 || response.status >= 300) {
@@ -161,24 +186,25 @@ async function open<T>(
       'GET',
       url,
       response.status,
-      await errorExcerpt(response),
+      excerpt(await bodyExcerpt(response)),
       parseRetryAfter(response.headers.get('retry-after'), deps.clock.now()),
     );
   }
   const validators = validatorsOf(response.headers);
   if (previous && sameFile(previous, validators)) {
     // A server that ignores conditional requests still tells us, in its headers, that nothing changed.
-    await discard(response);
+    discardBody(response);
     return { kind: 'unchanged', how: 'validators' };
   }
-  if (!response.body) {
-    throw new PermanentError(
-      `GET ${redactUrl(url)} answered ${response.status} with no body`,
-      {},
-      'UPSTREAM_INVALID',
-    );
-  }
   return { body: response.body, validators };
+}
+
+/** A request that got no answer, named by its cause like `requestUpstream`'s; unknown causes are permanent. */
+function networkError(url: string, error: unknown): Error {
+  if (error instanceof PermanentError) return error;
+  const cause = networkCause(error);
+  if (cause) return new UpstreamNetworkError('GET', url, cause, error);
+  return new PermanentError(`GET ${redactUrl(url)} failed: ${errorMessage(error)}`, { cause: error });
 }
 
 export function validatorsOf(headers: Headers): FileValidators {
@@ -196,29 +222,4 @@ export function sameFile(a: FileValidators, b: FileValidators): boolean {
   if (a.lastModified && b.lastModified && a.contentLength !== null && b.contentLength !== null)
     return a.lastModified === b.lastModified && a.contentLength === b.contentLength;
   return false;
-}
-
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => undefined);
-}
-
-/** The first bytes of an error body, for the message; the rest is not worth downloading. */
-async function errorExcerpt(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < 2048) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    // A body that breaks off is still an error status; the status is what matters.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return excerpt(Buffer.concat(chunks));
 }
