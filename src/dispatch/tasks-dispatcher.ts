@@ -8,12 +8,10 @@ import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { tasksClient, tasksEndpoint, type TasksApi } from '../tasks/client';
 import { dispatchDeadline, queueIdFor, queuePath, taskIdFor } from '../tasks/naming';
-import { describeRpcError, hintFor, isAlreadyExists, isRetryableRpc, rpcCode } from '../tasks/rpc-errors';
-import { buildTask, creatorOf, isLoopbackUrl } from '../tasks/task-request';
+import { buildTask, isLoopbackUrl } from '../tasks/task-request';
 import { redactUrl } from '../util/url';
 import { scrub } from '../util/secrets';
 import {
-  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -21,8 +19,7 @@ import {
   type DispatchTarget,
   type ProgressListener,
 } from './types';
-import { untilAborted } from '../util/abort';
-import { retryResult } from '../util/retry';
+import { createTask, failed, type Settled } from './task-create';
 
 /**
  * CreateTask calls in flight at once, on one multiplexed gRPC channel. The client's own CPU per call
@@ -70,8 +67,6 @@ export interface TasksDispatcherDeps {
   /** For backoff jitter. */
   random: () => number;
 }
-type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' | 'httpStatus' | 'result'> &
-  Partial<Pick<CollectorOutcome, 'httpStatus' | 'result'>>;
 
 /**
  * Tasks mode: one Cloud Task per collector, and no waiting for the runs. Cloud Tasks delivers each run
@@ -90,9 +85,8 @@ export function createTasksDispatcher(
 
 class TasksDispatcher implements Dispatcher {
   private readonly concurrency: number;
-  private readonly attempts: number;
-  private readonly attemptTimeoutMs: number;
-  private readonly backoffMs: number;
+  /** The CreateTask policy. */
+  private readonly create: { attempts: number; attemptTimeoutMs: number; backoffMs: number };
   private readonly emulator: string | null;
   private readonly client: () => Promise<TasksApi>;
 
@@ -101,9 +95,11 @@ class TasksDispatcher implements Dispatcher {
     options: TasksDispatcherOptions,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? TASK_CREATE_CONCURRENCY);
-    this.attempts = Math.max(1, options.attempts ?? TASK_CREATE_ATTEMPTS);
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? TASK_CREATE_TIMEOUT_MS;
-    this.backoffMs = options.backoffMs ?? TASK_CREATE_BACKOFF_MS;
+    this.create = {
+      attempts: Math.max(1, options.attempts ?? TASK_CREATE_ATTEMPTS),
+      attemptTimeoutMs: options.attemptTimeoutMs ?? TASK_CREATE_TIMEOUT_MS,
+      backoffMs: options.backoffMs ?? TASK_CREATE_BACKOFF_MS,
+    };
     const endpoint = tasksEndpoint(deps.env);
     this.emulator = endpoint.emulator;
     this.client = options.client ?? (() => tasksClient(endpoint));
@@ -205,114 +201,13 @@ class TasksDispatcher implements Dispatcher {
       extra['schedule_time'] = new Date(at).toISOString();
     }
 
-    return this.create(client, { parent, task, name, queue, extra }, target, deadline, emit);
-  }
-
-  /**
-   * CreateTask, retried by the shared helper (util/retry.ts) on UNAVAILABLE and DEADLINE_EXCEEDED:
-   * full-jitter waits from `backoffMs`, doubling, within the execution's deadline.
-   */
-  private async create(
-    client: TasksApi,
-    call: {
-      parent: string;
-      task: protos.google.cloud.tasks.v2.ITask;
-      name: string;
-      queue: string;
-      extra: Record<string, unknown>;
-    },
-    target: DispatchTarget,
-    deadline: AbortSignal,
-    emit: ProgressListener,
-  ): Promise<{ outcome: Settled; calls: number }> {
-    const { parent, task, name, queue, extra } = call;
-    const result = await retryResult<{ outcome: Settled; calls: number }, unknown>(
-      async (n) => {
-        if (deadline.aborted)
-          return { ok: true, value: { outcome: deadlineOutcome(deadline, extra), calls: n - 1 } };
-        emit({ type: 'start', name: target.name, attempt: n, url: target.url });
-        try {
-          await untilAborted(
-            client.createTask(
-              { parent, task },
-              { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } },
-            ),
-            deadline,
-          );
-          return {
-            ok: true,
-            value: { outcome: { status: 'scheduled', error: null, errorType: null, extra }, calls: n },
-          };
-        } catch (error) {
-          if (deadline.aborted)
-            return { ok: true, value: { outcome: deadlineOutcome(deadline, extra), calls: n } };
-          if (isAlreadyExists(error))
-            return {
-              ok: true,
-              value: { outcome: await this.existing(client, name, target, n, extra), calls: n },
-            };
-          return { ok: false, failure: error, retryable: isRetryableRpc(error) };
-        }
-      },
-      {
-        policy: {
-          attempts: this.attempts,
-          baseDelayMs: this.backoffMs,
-          maxDelayMs: Number.POSITIVE_INFINITY,
-        },
-        clock: this.deps.clock,
-        signal: deadline,
-        random: this.deps.random,
-        onRetry: ({ failure, attempt, delayMs }) =>
-          emit({ type: 'retry', name: target.name, attempt, delayMs, reason: describeRpcError(failure) }),
-      },
+    return createTask(
+      { client, clock: this.deps.clock, random: this.deps.random, logger: this.deps.logger, ...this.create },
+      { parent, task, name, queue, extra },
+      target,
+      deadline,
+      emit,
     );
-    if (result.ok) return result.value;
-    if (result.stop.kind === 'aborted')
-      return { outcome: deadlineOutcome(deadline, extra), calls: result.attempts };
-    const error = result.failure;
-    const tries = result.attempts === 1 ? '' : ` after ${result.attempts} attempts`;
-    return {
-      outcome: {
-        ...failed(
-          `TASKS_FAILED: could not create the Cloud Task for ${target.name} in queue ${queue}${tries}: ${describeRpcError(error)}${hintFor(error, queue)}`,
-        ),
-        extra: { ...extra, error_code: 'TASKS_FAILED', rpc_code: rpcCode(error) },
-      },
-      calls: result.attempts,
-    };
-  }
-
-  /**
-   * ALREADY_EXISTS: this run's task exists. If another execution created it, a repeated trigger was
-   * refused: a duplicate. If this one did (an earlier try whose answer was lost), it is simply
-   * scheduled. The task's header says which; when the task is gone already (it ran), a refusal on the
-   * first try can only be a duplicate.
-   */
-  private async existing(
-    client: TasksApi,
-    name: string,
-    target: DispatchTarget,
-    call: number,
-    extra: Record<string, unknown>,
-  ): Promise<Settled> {
-    const owner = await client
-      .getTask({ name }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } })
-      .then(([task]) => creatorOf(task))
-      .catch(() => null);
-    const ours = owner === target.payload.executionId || (owner === null && call > 1);
-    if (ours) return { status: 'scheduled', error: null, errorType: null, extra };
-    this.deps.logger.info(`${target.name}: task already exists (a repeated trigger); not scheduled again`, {
-      collector: target.name,
-      task: name,
-      ownerExecutionId: owner,
-    });
-    return {
-      status: 'scheduled',
-      error: null,
-      errorType: null,
-      extra: { ...extra, duplicate: true, ...(owner ? { duplicate_of: owner } : {}) },
-    };
   }
 
   private outcome(target: DispatchTarget, partial: Settled, calls: number): CollectorOutcome {
@@ -330,17 +225,6 @@ class TasksDispatcher implements Dispatcher {
       extra: { ...partial.extra, ...(calls > 1 ? { create_calls: calls } : {}) },
     };
   }
-}
-
-function failed(error: string): Settled {
-  return { status: 'failed', error, errorType: 'TasksError' };
-}
-
-function deadlineOutcome(deadline: AbortSignal, extra: Record<string, unknown>): Settled {
-  return {
-    ...abortedOutcome(deadline.reason, ' before the Cloud Task was created (it may exist)'),
-    extra,
-  };
 }
 
 /** What tasks mode needs from the config (normalise.ts checks it when mode is tasks; `--mode` may not). */
