@@ -123,9 +123,12 @@ export class ReleaseListing {
       const url = `${this.release.base}/${path}`;
       pending = readIndex(this.deps, url).catch((error: unknown) => {
         if (this.deps.signal.aborted) throw error;
-        this.deps.log.warn(`geo-dvf listing ${url}/ unavailable; comparing files by ETag/Last-Modified`, {
-          error: errorMessage(error),
-        });
+        this.deps.log.warn(
+          `geo-dvf listing ${url.replace(/\/+$/, '')}/ unavailable; comparing files by ETag/Last-Modified`,
+          {
+            error: errorMessage(error),
+          },
+        );
         return 'unavailable' as const;
       });
       this.folders.set(path, pending);
