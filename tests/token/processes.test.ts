@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { LEASE_CLOCK_SKEW_MS, LeaseManager, type LeaseRecord } from '../../src/lease/lease';
@@ -30,6 +29,8 @@ interface Child {
   process: ChildProcess;
   events: Record<string, unknown>[];
   stderr: string[];
+  /** Listened for from the start, so an exit that happened before anyone awaits it is not missed. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** A child whose JSON-line stdout is collected as events. */
@@ -50,7 +51,10 @@ function start(script: string, args: string[], env: Record<string, string> = {})
   });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  return { process: child, events, stderr };
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { process: child, events, stderr, exited };
 }
 
 /** Whether `child` has printed a matching event; a child that died instead fails the test at once. */
@@ -127,7 +131,8 @@ describe.each(STORE_KINDS)('token broker across processes on the %s store', (kin
     children.push(child);
     await until(() => has(child, (e) => e.text === 'logging-in'));
     child.process.kill('SIGKILL');
-    await once(child.process, 'exit');
+    // Killed in the login, not exited on its own before the kill.
+    expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
     const store = await openStore(storage.uri('state'));
     const lease = await readJson<LeaseRecord>(store, `leases/${loginLeaseName(account)}.json`);

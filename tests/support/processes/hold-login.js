@@ -22,6 +22,10 @@ const [uri, account, ttl] = process.argv.slice(2);
     logger,
     settings: { loginLeaseTtlMs: Number(ttl), loginTimeoutMs: 10 * 60_000 },
   });
+  // Held open until killed: the broker's timers are unref'd (a CLI must not linger on them) and this
+  // login, unlike a real one, waits on no socket, so nothing else keeps the process alive. Without
+  // this it exits by itself just after printing "logging-in", racing the test's kill.
+  setInterval(() => undefined, 1 << 30);
   await broker.getToken(account, () => {
     process.stdout.write('logging-in\n');
     return new Promise(() => undefined);
