@@ -11,6 +11,8 @@ const history = require('./history');
 const plan = require('./plan');
 const callers = require('./callers');
 const schedule = require('./schedule');
+const scale = require('./scale');
+const shards = require('./shards');
 
 (async () => {
   const results = {};
@@ -30,6 +32,8 @@ const schedule = require('./schedule');
   results.plan = await plan.main();
   results.callers = await callers.main();
   results.schedule = await schedule.main();
+  results.scale = await scale.main();
+  results.shards = await shards.main();
   console.log(JSON.stringify(results, null, 2));
 })().catch((error) => {
   console.error(error);

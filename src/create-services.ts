@@ -1,7 +1,6 @@
 import { createHeaderProvider } from './auth/create';
 import { createCallerCheck } from './auth/incoming/create';
 import { createNodeTransport } from './dispatch/transport';
-import { createApp } from './http/app';
 import { EmbeddedCollectors } from './http/embedded';
 import { LeaseManager } from './lease/lease';
 import { CollectorRegistry } from './runtime/registry';
@@ -62,8 +61,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
         services.embedded.isEmbedded(url) ? services.embedded.headers() : upstreamAuth.headersFor(url),
     },
     callers,
+    // The app is loaded when a collector is served in this process: a run of collectors at their own
+    // URLs never pays for importing the HTTP routes.
     embedded: new EmbeddedCollectors((embeddedCallers) =>
-      createApp(async () => services, { collectorsOnly: true, callers: embeddedCallers }),
+      (require('./http/app') as typeof import('./http/app')).createApp(async () => services, {
+        collectorsOnly: true,
+        callers: embeddedCallers,
+      }),
     ),
     shutdown: options.shutdown ?? new AbortController().signal,
     close: async () => {

@@ -5,6 +5,7 @@ import type { IndexEntry } from '../files-index';
 import { Units } from '../units';
 import { departementsOf, dvfLegacyOptions, parseDvfOptions, type DvfOptions } from './options';
 import { ReleaseListing, resolveRelease, type Release } from './release';
+import { partsOf, windowYears, dvfShards } from './shards';
 import { fileLabel, syncFile, type DvfFile, type FileOutcome } from './sync';
 
 /**
@@ -18,12 +19,6 @@ import { fileLabel, syncFile, type DvfFile, type FileOutcome } from './sync';
  */
 
 export type { DvfOptions } from './options';
-
-/** Years tried when the release's listing cannot be read: DVF's rolling five-year window and the current year. */
-function windowYears(scheduledTime: Date): number[] {
-  const year = scheduledTime.getUTCFullYear();
-  return [year - 5, year - 4, year - 3, year - 2, year - 1, year];
-}
 
 interface Tally {
   written: string[];
@@ -41,6 +36,7 @@ export const dvf: Collector<DvfOptions> = {
     'DVF property sales (geo-dvf, Etalab): gzipped CSVs per year and département (or national), streamed',
   parseOptions: parseDvfOptions,
   legacyOptions: dvfLegacyOptions,
+  shards: dvfShards,
   async run(ctx: CollectorContext<DvfOptions>): Promise<CollectorResult> {
     const upstream: UpstreamDeps = { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log };
     const release = await resolveRelease(upstream, ctx.options.base_url, ctx.scheduledTime);
@@ -107,10 +103,6 @@ export const dvf: Collector<DvfOptions> = {
     };
   },
 };
-
-function partsOf(listed: Map<string, IndexEntry>): string[] {
-  return [...listed.keys()].filter((n) => n.endsWith('.csv.gz')).map((n) => n.slice(0, -'.csv.gz'.length));
-}
 
 function count(tally: Tally, label: string, outcome: FileOutcome): void {
   if (outcome.kind === 'written') {

@@ -1,6 +1,7 @@
 import type { Collector, CollectorContext, CollectorResult } from '../../src/runtime/contract';
 import { runApi } from './api';
 import { inseeContoursLegacyOptions, parseInseeContoursOptions, type InseeContoursOptions } from './options';
+import { inseeContoursShards } from './shards';
 import { runStatic } from './static';
 
 /**
@@ -17,6 +18,7 @@ export const inseeContours: Collector<InseeContoursOptions> = {
     'INSEE boundaries (GeoJSON): communes per département from geo.api.gouv.fr, or Etalab’s yearly files',
   parseOptions: parseInseeContoursOptions,
   legacyOptions: inseeContoursLegacyOptions,
+  shards: inseeContoursShards,
   async run(ctx: CollectorContext<InseeContoursOptions>): Promise<CollectorResult> {
     ctx.signal.throwIfAborted();
     return ctx.options.source === 'static' ? runStatic(ctx) : runApi(ctx);

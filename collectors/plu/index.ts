@@ -6,6 +6,7 @@ import { syncCommune, type CommuneOutcome } from './commune';
 import { bboxPolygon } from './geometry';
 import { GpuClient, type GpuResource } from './gpu';
 import { parsePluOptions, pluLegacyOptions, type PluOptions } from './options';
+import { pluShards, runScope } from './shards';
 
 /**
  * PLU zoning from the Géoportail de l'Urbanisme (IGN API Carto, GPU module): per commune, the zones of
@@ -23,7 +24,9 @@ export const plu: Collector<PluOptions> = {
     'PLU zoning (zone-urba, secteur-cc) per commune from the Géoportail de l’Urbanisme via IGN API Carto',
   parseOptions: parsePluOptions,
   legacyOptions: pluLegacyOptions,
+  shards: pluShards,
   async run(ctx: CollectorContext<PluOptions>): Promise<CollectorResult> {
+    const scope = runScope(ctx.options, ctx.shard);
     const gpu = new GpuClient(
       { fetch: ctx.fetch, clock: ctx.clock, signal: ctx.signal, log: ctx.log },
       ctx.options.base_url.replace(/\/+$/, ''),
@@ -32,7 +35,7 @@ export const plu: Collector<PluOptions> = {
     const units = new Units('communes', ctx);
     const outcomes = new Map<string, CommuneOutcome>();
     // One commune at a time: Géoplateforme limits requests per IP and answers 429 beyond.
-    for (const insee of new Set(ctx.options.communes)) {
+    for (const insee of new Set(scope.communes)) {
       const outcome = await units.run(
         `commune ${insee}`,
         () => syncCommune(ctx, gpu, insee),
@@ -46,7 +49,7 @@ export const plu: Collector<PluOptions> = {
       );
     }
     let boxZones = 0;
-    const box = ctx.options.bbox;
+    const box = scope.bbox;
     if (box) {
       boxZones =
         (await units.run('bbox', () =>

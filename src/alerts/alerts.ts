@@ -6,7 +6,7 @@ import type { SaveResult } from '../report/report-store';
 import type { Services } from '../services';
 import type { Logger } from '../util/log';
 import { notify, type AlertEvent, type ChannelResult } from './notify';
-import { recordRun, type Transition } from './streaks';
+import { recordRuns, type Transition } from './streaks';
 
 /** With no `alerts` (nor `monitoring`) section: threshold 3, the log entry only. */
 export const DEFAULT_ALERTS: AlertsConfig = {
@@ -40,25 +40,29 @@ export async function afterExecution(
     if (c.status !== 'success' && c.status !== 'failed') continue;
     latest.set(collectorOfKey(key), c);
   }
+  if (latest.size === 0) return results;
+  let transitions: Map<string, NonNullable<Transition>>;
+  try {
+    transitions = await recordRuns(
+      services.stores.state,
+      [...latest].map(([collector, c]) => ({
+        collector,
+        failed: c.status === 'failed',
+        executionId: report.execution_id,
+        startTime: report.start_time,
+        error: c.error,
+        errorType: c.error_type,
+      })),
+      alerts.failureThreshold,
+    );
+  } catch (error) {
+    log.warn(`failure counts not updated: ${errorMessage(error)}`, {
+      collectors: latest.size,
+    });
+    return results;
+  }
   for (const [collector, c] of latest) {
-    let transition: Transition;
-    try {
-      transition = await recordRun(
-        services.stores.state,
-        {
-          collector,
-          failed: c.status === 'failed',
-          executionId: report.execution_id,
-          startTime: report.start_time,
-          error: c.error,
-          errorType: c.error_type,
-        },
-        alerts.failureThreshold,
-      );
-    } catch (error) {
-      log.warn(`failure count of ${collector} not updated: ${errorMessage(error)}`, { collector });
-      continue;
-    }
+    const transition = transitions.get(collector);
     if (!transition) continue;
     const event: AlertEvent = {
       event: transition.kind === 'failing' ? 'collector_failing' : 'collector_recovered',

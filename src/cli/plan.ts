@@ -61,13 +61,14 @@ export const ADVISORY_BUDGET_MS = 3_000;
  */
 export async function advisoryDurations(
   services: Services,
+  only?: ReadonlySet<string>,
 ): Promise<{ durations: Durations; note: string | null }> {
   const budget = timeoutSignal(
     services.clock,
     ADVISORY_BUDGET_MS,
     new Error(`not read within ${ADVISORY_BUDGET_MS / 1000} s`),
   );
-  const reading = expectedDurations(services);
+  const reading = expectedDurations(services, only);
   try {
     return { durations: await untilAborted(reading, budget.signal), note: null };
   } catch (error) {
@@ -88,13 +89,13 @@ const HISTORY_EXECUTIONS = HISTORY_DAYS * 1440;
  * Median duration of each collector's successful runs in the last 14 days, from the history index
  * (never by reading the reports themselves).
  */
-export async function expectedDurations(services: Services): Promise<Durations> {
+export async function expectedDurations(services: Services, only?: ReadonlySet<string>): Promise<Durations> {
   const now = services.clock.now();
   const { entries } = await readHistory(historyDeps(services), {
     sinceMs: now - HISTORY_DAYS * 86_400_000,
     limit: HISTORY_EXECUTIONS,
   });
-  return medianDurations(entries);
+  return medianDurations(entries, only);
 }
 
 export function renderPlan(plan: Plan, suggestion: Suggestion): string {
@@ -152,7 +153,13 @@ export function renderPlan(plan: Plan, suggestion: Suggestion): string {
 }
 
 function planJson(plan: Plan, suggestion: Suggestion) {
-  const iso = (ms: number) => new Date(ms).toISOString();
+  // Thousands of collectors share a few hundred run times: each is written out once.
+  const written = new Map<number, string>();
+  const iso = (ms: number) => {
+    let text = written.get(ms);
+    if (text === undefined) written.set(ms, (text = new Date(ms).toISOString()));
+    return text;
+  };
   return {
     from: iso(plan.fromMs),
     to: iso(plan.toMs),

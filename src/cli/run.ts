@@ -3,6 +3,7 @@ import { makeTrigger, splitNames } from '../execution/trigger';
 import type { DispatchMode } from '../config/types';
 import { buildPlan } from '../schedule/plan';
 import type { Services } from '../services';
+import { batchedLines } from './batched-output';
 import { progressLine, reportTable, summaryLine } from './format';
 import { advisoryDurations } from './plan';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
@@ -55,11 +56,17 @@ export async function runCommand(
       return EXIT.ok;
     }
     await warnAboutOverlaps(services, io);
-    const result = await execute(
-      services,
-      trigger,
-      options.json ? undefined : (event) => io.stderr(progressLine(event) + '\n'),
-    );
+    const progress = options.json ? null : batchedLines(io.stderr);
+    let result: Awaited<ReturnType<typeof execute>>;
+    try {
+      result = await execute(
+        services,
+        trigger,
+        progress ? (event) => progress.line(progressLine(event)) : undefined,
+      );
+    } finally {
+      progress?.flush();
+    }
     const { saved } = result;
     if (options.json) {
       io.stdout(
@@ -85,12 +92,15 @@ export async function runCommand(
 
 /**
  * A config whose group members overlap will see group_busy skips: say so before running. Advice only:
- * the report history gets a short budget, and without it the check uses the timeouts.
+ * the report history gets a short budget, and without it the check uses the timeouts. Only group
+ * members can overlap, so only they are planned, and a config without groups costs nothing here.
  */
-async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
-  const { durations, note } = await advisoryDurations(services);
+export async function warnAboutOverlaps(services: Services, io: CliIO): Promise<void> {
+  const members = services.config.collectors.filter((c) => c.enabled && c.schedule !== null && c.group);
+  if (members.length === 0) return;
+  const { durations, note } = await advisoryDurations(services, new Set(members.map((c) => c.name)));
   if (note) io.stderr(`${note}\n`);
-  const plan = buildPlan(services.config, services.clock.now(), 24, durations);
+  const plan = buildPlan({ ...services.config, collectors: members }, services.clock.now(), 24, durations);
   const groups = [...new Set(plan.overlaps.map((o) => o.group))];
   if (groups.length > 0) {
     io.stderr(

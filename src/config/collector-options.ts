@@ -8,6 +8,8 @@ export interface CollectorOptionsSpec {
   readonly name: string;
   parseOptions(raw: Readonly<Record<string, unknown>>): unknown;
   legacyOptions?(section: Readonly<Record<string, unknown>>): LegacyOptions;
+  /** Present when the collector splits its runs into shards. */
+  readonly shards?: unknown;
 }
 
 interface OptionIssue {
@@ -33,6 +35,13 @@ export function applyCollectorOptions(
   const out = collectors.map((original) => {
     const entry = builtinFor(original, specs);
     const spec = specs.find((s) => s.name === entry.implementation);
+    if (entry.shards && !spec?.shards) {
+      const sharded = specs.filter((s) => s.shards).map((s) => s.name);
+      complain(
+        `${section}.${entry.name}.shards`,
+        `${spec ? `the ${spec.name} collector does not split its runs into shards` : `needs a built-in collector (this entry runs "${entry.implementation}")`}; collectors with shards: ${sharded.join(', ') || 'none'}`,
+      );
+    }
     if (!spec) return entry;
     const sourceKey = [entry.implementation, entry.implementation.replaceAll('-', '_')].find(
       (k) => k in sources,

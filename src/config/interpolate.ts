@@ -29,22 +29,7 @@ export function interpolate(
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const source = node.value;
-      let missing: string | null = null;
-      const emptied: string[] = [];
-      const replaced = source.replace(
-        REFERENCE,
-        (match, name: string | undefined, fallback: string | undefined) => {
-          if (match === '$$') return '$';
-          const value = env[name!];
-          // As in the shell: `:-` also replaces an empty value; a bare ${VAR} may be empty (the
-          // caller decides where an empty value is a mistake, e.g. a collector's url).
-          if (value === '' && fallback === undefined) emptied.push(name!);
-          if (value !== undefined && (value !== '' || fallback === undefined)) return value;
-          if (fallback !== undefined) return fallback;
-          missing ??= name!;
-          return match;
-        },
-      );
+      const { replaced, missing, emptied } = substitute(source, env);
       if (missing !== null) {
         problems.push({
           node,
@@ -59,7 +44,35 @@ export function interpolate(
   return { problems, empty };
 }
 
-function retype(text: string): unknown {
+/**
+ * `${VAR}` and `${VAR:-default}` in one value replaced from `env`, `$$` written as `$`; `missing` names
+ * the first unset variable without a default, `emptied` the set-but-empty ones used bare.
+ */
+export function substitute(
+  source: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { replaced: string; missing: string | null; emptied: string[] } {
+  let missing: string | null = null;
+  const emptied: string[] = [];
+  const replaced = source.replace(
+    REFERENCE,
+    (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$$') return '$';
+      const value = env[name!];
+      // As in the shell: `:-` also replaces an empty value; a bare ${VAR} may be empty (the
+      // caller decides where an empty value is a mistake, e.g. a collector's url).
+      if (value === '' && fallback === undefined) emptied.push(name!);
+      if (value !== undefined && (value !== '' || fallback === undefined)) return value;
+      if (fallback !== undefined) return fallback;
+      missing ??= name!;
+      return match;
+    },
+  );
+  return { replaced, missing, emptied };
+}
+
+/** What a plain scalar reads as once substituted (a number, a boolean, null), as if written so. */
+export function retype(text: string): unknown {
   const t = text.trim();
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
   if (/^(true|false)$/i.test(t)) return t.toLowerCase() === 'true';

@@ -1,17 +1,19 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as v from 'valibot';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { applyCollectorOptions, type CollectorOptionsSpec } from './collector-options';
 import { SchedulerError } from '../errors';
 import { ConfigError, type ConfigProblem } from './errors';
 import { parseLocation } from '../store/location';
 import { checkAliases } from './aliases';
+import { duplicateKeys } from './unique-keys';
+import { fastParse } from './fast-parse';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
-import { describeIssue } from '../util/issues';
 import { closest } from '../util/suggest';
+import { describeConfigIssue, locate, pathOfNode } from './locate';
 import type { Config } from './types';
 
 export const DEFAULT_CONFIG_FILE = 'config/config.yaml';
@@ -72,8 +74,35 @@ export function parseConfig(
   env: Env = process.env,
   options: ParseOptions = {},
 ): Config {
+  // Most files are read in a tenth of the time by js-yaml (fast-parse.ts); at any doubt or problem the
+  // careful path reads the file again, with every node's line for the error.
+  const fast = fastParse(text, env);
+  const config = fast && checkInput(fast.input, source, options, null);
+  return config ?? parseConfigCarefully(text, source, env, options);
+}
+
+/** The careful path alone (the yaml Document, every line kept): what parseConfig must always agree with. */
+export function parseConfigCarefully(
+  text: string,
+  source: string,
+  env: Env = process.env,
+  options: ParseOptions = {},
+): Config {
+  const careful = readDocument(text, source, env);
+  return checkInput(careful.input, source, options, careful.where)!;
+}
+
+/** Where the careful path found things: the document and its lines. */
+interface Located {
+  doc: Document;
+  lineOf(offset: number | undefined): number | null;
+}
+
+/** The careful path: the yaml Document (positions kept), its aliases bounded, interpolated, as JS. */
+function readDocument(text: string, source: string, env: Env): { input: unknown; where: Located } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found below, in one pass (unique-keys.ts), rather than by the library.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const lineOf = (offset: number | undefined) =>
     offset === undefined ? null : lineCounter.linePos(offset).line;
 
@@ -84,6 +113,18 @@ export function parseConfig(
         path: '',
         line: lineOf(e.pos[0]),
         message: `is not valid YAML: ${e.message.split('\n')[0]}`,
+      })),
+    );
+  }
+
+  const duplicates = duplicateKeys(doc);
+  if (duplicates.length > 0) {
+    throw new ConfigError(
+      source,
+      duplicates.map((key) => ({
+        path: '',
+        line: lineOf(key.range?.[0]),
+        message: `is not valid YAML: Map keys must be unique (${JSON.stringify(String((key as { value?: unknown }).value))} is written twice in this mapping)`,
       })),
     );
   }
@@ -111,32 +152,51 @@ export function parseConfig(
   ];
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  let input: unknown;
   try {
     // Aliases were bounded above, so the library's own alias limit would only refuse valid files.
-    input = doc.toJS({ maxAliasCount: -1 }) ?? {};
+    return { input: doc.toJS({ maxAliasCount: -1 }) ?? {}, where: { doc, lineOf } };
   } catch (error) {
     throw new ConfigError(source, [
       { path: '', line: null, message: `cannot be read: ${(error as Error).message}` },
     ]);
   }
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError(source, [
+}
+
+/**
+ * Validates and normalises the file's value. On the fast path (`where` null) any problem answers null,
+ * so that the careful path reads the file again and names lines; on the careful path it throws the
+ * ConfigError, with lines from the document it read.
+ */
+function checkInput(
+  input: unknown,
+  source: string,
+  options: ParseOptions,
+  where: Located | null,
+): Config | null {
+  const lineOf = (offset: number | undefined) => where?.lineOf(offset) ?? null;
+  const fail = (problems: ConfigProblem[]): null => {
+    if (where) throw new ConfigError(source, problems);
+    return null;
+  };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return fail([
       { path: '', line: 1, message: 'must be a YAML mapping (key: value pairs) at the top level' },
     ]);
   }
 
   const result = v.safeParse(configSchema, input, { abortEarly: false });
   if (!result.success) {
-    throw new ConfigError(
-      source,
-      result.issues.map((issue) => describeConfigIssue(issue, doc, lineOf)),
+    return fail(
+      result.issues.map((issue) =>
+        where ? describeConfigIssue(issue, where.doc, lineOf) : { path: '', line: null, message: '' },
+      ),
     );
   }
 
   const crossProblems: ConfigProblem[] = [];
   const complain = (keyPath: string, message: string) => {
-    crossProblems.push({ path: keyPath, line: lineOf(locate(doc, keyPath.split('.'))), message });
+    const line = where ? lineOf(locate(where.doc, keyPath.split('.'))) : null;
+    crossProblems.push({ path: keyPath, line, message });
   };
   const raw = result.output as RawConfig;
   let config = normalise(raw, source, complain);
@@ -171,7 +231,7 @@ export function parseConfig(
       `the state store is ${config.storage.state}, a local path, but this is a deployed instance (K_SERVICE=${options.deployedAs}): each instance has its own disk, so tick claims, group leases and shared tokens would not be shared and a tick could run twice. Set storage.state (or storage.reports, which it defaults beside) to a gs:// URI`,
     );
   }
-  if (crossProblems.length > 0) throw new ConfigError(source, crossProblems);
+  if (crossProblems.length > 0) return fail(crossProblems);
   return deepFreeze(config);
 }
 
@@ -195,95 +255,6 @@ function emptyReferenceProblem(keyPath: string, variables: string[]): string | n
     ? `; without a url the collector would be served in-process instead. Set ${plural ? 'them' : 'it'}, or remove the key to serve it in-process on purpose`
     : `; set ${plural ? 'them' : 'it'}, or write \${${variables[0]}:-default}`;
   return `environment variable${plural ? 's' : ''} ${names} ${plural ? 'are' : 'is'} set but empty${consequence}`;
-}
-
-type Issue = v.InferIssue<typeof configSchema>;
-
-function describeConfigIssue(
-  issue: Issue,
-  doc: Document,
-  lineOf: (offset: number | undefined) => number | null,
-): ConfigProblem {
-  const keys = (issue.path ?? []).map((p) => String(p.key));
-  const last = issue.path?.[issue.path.length - 1];
-  const allowed = last?.origin === 'key' ? allowedKeys(keys.slice(0, -1)) : [];
-  const problem = describeIssue(issue, { allowed });
-  return {
-    path: problem.field === 'body' ? '' : problem.field,
-    line: lineOf(locate(doc, keys)),
-    message: problem.message,
-  };
-}
-
-type AnySchema = {
-  type: string;
-  entries?: Record<string, AnySchema>;
-  wrapped?: AnySchema;
-  value?: AnySchema;
-  pipe?: AnySchema[];
-};
-
-/** The keys the schema allows at `keys`, for "did you mean". */
-function allowedKeys(keys: string[]): string[] {
-  let schema: AnySchema | undefined = configSchema as unknown as AnySchema;
-  const unwrap = (s: AnySchema | undefined) => {
-    while (s?.wrapped) s = s.wrapped;
-    return s;
-  };
-  for (const key of keys) {
-    schema = unwrap(schema);
-    if (!schema) return [];
-    schema = schema.entries ? schema.entries[key] : schema.value;
-  }
-  schema = unwrap(schema);
-  return Object.keys(schema?.entries ?? {});
-}
-
-/** The source offset of the deepest node on `keys` that exists (the key itself where possible). */
-function locate(doc: Document, keys: string[]): number | undefined {
-  let node: unknown = doc.contents;
-  let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
-  for (const key of keys) {
-    if (isSeq(node) && /^\d+$/.test(key)) {
-      const item = node.items[Number(key)] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-      continue;
-    }
-    if (!isMap(node)) break;
-    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-    if (!pair) break;
-    offset = (pair.key as Node).range?.[0] ?? offset;
-    node = pair.value;
-  }
-  return offset;
-}
-
-/** The key path of a node, found by walking the document (only used for the rare interpolation error). */
-function pathOfNode(doc: Document, target: Node): string | null {
-  const search = (node: unknown, trail: string[]): string | null => {
-    if (node === target) return trail.join('.');
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        const found = search(pair.value, [...trail, String(isScalar(pair.key) ? pair.key.value : pair.key)]);
-        if (found !== null) return found;
-      }
-    } else if (
-      node &&
-      typeof node === 'object' &&
-      'items' in node &&
-      Array.isArray((node as { items: unknown[] }).items)
-    ) {
-      const items = (node as { items: unknown[] }).items;
-      for (let i = 0; i < items.length; i++) {
-        const found = search(items[i], [...trail, String(i)]);
-        if (found !== null) return found;
-      }
-    }
-    return null;
-  };
-  return search(doc.contents, []);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -122,6 +122,7 @@ function collectorConfigs(
       groupWaitSeconds,
       queue: c.queue ?? null,
       retry: retryPolicy(retry, c.retry, `${path}.retry`, complain),
+      shards: c.shards ?? false,
       scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });

@@ -142,6 +142,7 @@ export const collectorSchema = v.strictObject({
   queue: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'is not a valid queue id'))),
   retry: v.optional(retrySchema),
   description: v.optional(v.string()),
+  shards: v.optional(v.boolean()),
   ...schedulingKeys,
 });
 

@@ -61,6 +61,8 @@ export interface CollectorConfig {
   groupWaitSeconds: number;
   queue: string | null;
   retry: RetryPolicy;
+  /** Each run split into the shards its collector lists, each run on its own (shards/). */
+  shards: boolean;
   /** Catch-up, overlap, jitter and pause policies (config/scheduling.ts). */
   scheduling: CollectorScheduling;
 }

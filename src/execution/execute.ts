@@ -11,6 +11,7 @@ import { isCancellation } from '../util/cancel';
 import type { Logger } from '../util/log';
 import { redactUrl } from '../util/url';
 import { queueIdFor } from '../tasks/naming';
+import { withShards } from '../shards/dispatcher';
 import { dispatchUntilDeadline, ReportBudget } from './deadline';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
@@ -295,6 +296,11 @@ async function buildTargets(services: Services, runs: readonly AdmittedRun[]): P
 }
 
 function dispatcherFor(services: Services, mode: DispatchMode): Dispatcher {
+  // A sharded collector's target becomes its shards (shards/dispatcher.ts).
+  return withShards(services, mode, modeDispatcher(services, mode));
+}
+
+function modeDispatcher(services: Services, mode: DispatchMode): Dispatcher {
   if (mode === 'tasks') {
     const { createTasksDispatcher } =
       require('../dispatch/tasks-dispatcher') as typeof import('../dispatch/tasks-dispatcher');

@@ -5,6 +5,7 @@ import type { DispatchPayload } from '../runtime/payload';
 import { runCollector, skipRun, type CollectorRunOutcome } from '../runtime/run-collector';
 import { collectorRuntime, configuredCollector } from '../runtime/resolve';
 import type { Services } from '../services';
+import { fanOutDelivery, shardDelivery } from '../shards/shard-route';
 import { countQueuedRun, pauseOfCollector, skipPaused } from '../schedule/route-policies';
 import { underOverlapPolicy } from '../schedule/overlap';
 import { withCallerSignal } from './caller-signal';
@@ -62,6 +63,16 @@ export async function collectorRoute(
   }
   const { collector, configured } = resolved;
   const runtime = withCallerSignal(collectorRuntime(services), request.signal);
+  if (payload.fanOut) {
+    const url = configured.url ?? `${await services.embedded.baseUrl()}/collectors/${name}`;
+    return fanOutDelivery(services, resolved, payload, url, runtime.shutdown ?? services.shutdown);
+  }
+  // A shard runs with the options narrowed to it, once its key is checked (shards/shard-route.ts).
+  const shard =
+    payload.shard === undefined
+      ? null
+      : await shardDelivery(services, resolved, { ...payload, shard: payload.shard });
+  if (shard && 'response' in shard) return shard.response;
   // Under Cloud Tasks a busy group is worth another delivery later (the queue's backoff), not a final
   // skip: the member whose turn it is may have outlived its dispatch deadline.
   const queued = header(request, 'x-cloudtasks-taskname') !== undefined;
@@ -69,16 +80,20 @@ export async function collectorRoute(
   // sending); the overlap policy is checked as the run starts.
   const paused = queued ? await pauseOfCollector(services, configured) : null;
   if (paused) return { status: 200, body: { run: (await skipPaused(runtime, payload, paused)).record } };
+  // The shards of one run run side by side by design: the overlap policy is the whole run's, settled
+  // where the run was dispatched, not a lease each shard would take from its siblings.
   const run = (stop?: AbortSignal) =>
-    underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>
-      runCollector(
-        collector,
-        { ...payload, options: configured.options },
-        configured.timeoutSeconds,
-        runtime,
-        stop,
-      ),
-    );
+    shard
+      ? shard.run(runtime, stop)
+      : underOverlapPolicy({ ...runtime, leases: services.leases }, configured, payload, queued, () =>
+          runCollector(
+            collector,
+            { ...payload, options: configured.options },
+            configured.timeoutSeconds,
+            runtime,
+            stop,
+          ),
+        );
   const { record, httpStatus } = configured.group
     ? await underGroupLease(
         services,
@@ -90,7 +105,8 @@ export async function collectorRoute(
         run,
       )
     : await run();
-  if (queued) await countQueuedRun(services, configured, record);
+  // A shard's outcome is one part of its run's: pause_after_failures counts runs, not shards.
+  if (queued && !shard) await countQueuedRun(services, configured, record);
   return { status: httpStatus, body: { run: record } };
 }
 

@@ -3,6 +3,7 @@ import type { RunRecord } from '../runtime/contract';
 import { readRunRecord } from '../runtime/run-records';
 import type { ObjectStore } from '../store/types';
 import { redact } from '../util/secrets';
+import { hasShards, withShardIndex } from '../shards/report';
 import {
   collectorOfKey,
   partialFields,
@@ -31,8 +32,18 @@ export async function withRunRecords(
   state: ObjectStore,
   nowMs: number = Date.now(),
 ): Promise<ExecutionReport> {
-  const pending = Object.entries(report.collectors).filter(([, c]) => PENDING.has(c.status));
-  if (pending.length === 0) return report;
+  const waiting = Object.entries(report.collectors).filter(([, c]) => PENDING.has(c.status));
+  if (waiting.length === 0) return report;
+  // Sharded collectors are read from their shard index, never from thousands of run records.
+  const sharded = await Promise.all(
+    waiting
+      .filter(([, c]) => hasShards(c))
+      .map(async ([name, entry]) => {
+        const merged = await withShardIndex(entry, state, report.execution_id, name, nowMs).catch(() => null);
+        return [name, merged] as const;
+      }),
+  );
+  const pending = waiting.filter(([, c]) => !hasShards(c));
   const limit = pLimit(READ_CONCURRENCY);
   const records = await Promise.all(
     pending.map(([name, entry]) =>
@@ -40,6 +51,7 @@ export async function withRunRecords(
     ),
   );
   const merged = new Map<string, CollectorReport>();
+  for (const [name, entry] of sharded) if (entry) merged.set(name, entry);
   pending.forEach(([name, entry], i) => {
     const record = records[i];
     if (record) merged.set(name, mergeRecord(entry, abandoned(record, nowMs) ?? record));

@@ -23,7 +23,33 @@ export interface Collector<O = Record<string, unknown>> {
    */
   legacyOptions?(section: Readonly<Record<string, unknown>>): LegacyOptions;
   run(ctx: CollectorContext<O>): Promise<CollectorResult>;
+  /**
+   * How one run splits into shards (a commune, a year and département), each run as a run of its own
+   * (its own Cloud Task, record and manifest) when the config entry says `shards: true`. Optional.
+   */
+  readonly shards?: ShardPlan<O>;
 }
+
+/** A collector's shards: which there are for a run, and the options each shard runs with. */
+export interface ShardPlan<O> {
+  /**
+   * The shard keys of one run, from its options or a listing call (with the run's fetch and signal).
+   * Keys match SHARD_KEY (runtime/payload.ts), are unique, and say nothing a request could abuse.
+   */
+  list(ctx: ShardListContext<O>): Promise<readonly string[]>;
+  /**
+   * The configured options narrowed to one shard: what that shard's run is given (and parses as
+   * usual). Throws a PermanentError for a key these options do not cover: a key that travelled in a
+   * request is checked here before anything runs.
+   */
+  options(raw: Readonly<Record<string, unknown>>, shard: string): Record<string, unknown>;
+}
+
+/** What listing a run's shards may use: the run's context without its output. */
+export type ShardListContext<O> = Pick<
+  CollectorContext<O>,
+  'collector' | 'scheduledTime' | 'options' | 'state' | 'fetch' | 'clock' | 'log' | 'signal'
+>;
 
 export interface LegacyOptions {
   options: Record<string, unknown>;
@@ -54,6 +80,8 @@ export interface CollectorContext<O = Record<string, unknown>> {
   readonly secrets: SecretSource;
   /** Shared tokens per account (one login at a time across every process). */
   readonly tokens: TokenBroker;
+  /** The shard this run is, when the run was split (its options are already narrowed to it). */
+  readonly shard?: string;
 }
 
 export interface CollectorResult {
@@ -100,4 +128,6 @@ export interface RunRecord {
    * past it belongs to a run whose instance stopped (a crash, a kill): readers report it timed out.
    */
   expiresAt?: string | null;
+  /** The shard this run is (its record lives with the shard's, see shards/layout.ts). */
+  shard?: string;
 }

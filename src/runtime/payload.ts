@@ -14,9 +14,21 @@ export interface DispatchPayload {
   /** The tick this run belongs to; a run is idempotent for one (collector, scheduledTime). */
   scheduledTime: string;
   attempt: number;
+  /** One shard of the run (a key its collector listed, checked by the collector before it runs). */
+  shard?: string;
+  /** Enqueue the run's shards, listed by the scheduler in the shard index (a long list; tasks mode). */
+  fanOut?: true;
   /** A backfill's overlap policy (buffer_all, allow_all), instead of the collector's `overlap`. */
   overlap?: BackfillOverlapPolicy;
 }
+
+/**
+ * A shard key: letters, digits, `_` and `-`, at most 64 characters. A key names a commune (`75056`), a
+ * year and département (`2024-75`): it never holds a `.`, `:`, `/`, `$` or `@`, so it can be no URL, host,
+ * path or `${VAR}` reference, and it is safe in a task ID and an object key. The collector then checks
+ * that the key is one of its own (ShardPlan.options).
+ */
+export const SHARD_KEY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const isoTime = v.pipe(
   v.string(),
@@ -34,6 +46,13 @@ const payloadSchema = v.strictObject({
     v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')),
     1,
   ),
+  shard: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(SHARD_KEY, 'must be a shard key (letters, digits, "_" and "-", at most 64 characters)'),
+    ),
+  ),
+  fanOut: v.optional(v.literal(true, 'must be true when present')),
   overlap: v.optional(
     v.picklist(BACKFILL_OVERLAP_POLICIES, `must be one of ${BACKFILL_OVERLAP_POLICIES.join(', ')}`),
   ),
@@ -61,11 +80,19 @@ export function parsePayload(input: unknown, routeCollector: string): DispatchPa
     );
     throw new RequestError(`malformed dispatch payload: ${problems.join('; ')}`, { details: { problems } });
   }
+  if (result.output.shard !== undefined && result.output.fanOut) {
+    throw new RequestError('malformed dispatch payload: shard and fanOut do not go together');
+  }
   if (result.output.collector !== routeCollector) {
     throw new RequestError(
       `payload is for collector "${result.output.collector}" but was posted to /collectors/${routeCollector}`,
     );
   }
-  const { overlap, ...payload } = result.output;
-  return overlap === undefined ? payload : { ...payload, overlap };
+  const { shard, fanOut, overlap, ...payload } = result.output;
+  return {
+    ...payload,
+    ...(shard === undefined ? {} : { shard }),
+    ...(fanOut ? { fanOut } : {}),
+    ...(overlap === undefined ? {} : { overlap }),
+  };
 }

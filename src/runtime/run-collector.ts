@@ -58,7 +58,11 @@ export async function runCollector(
   const scheduledTime = new Date(payload.scheduledTime);
   // The entry's name (xmp-daily) names the run; the implementation's (xmp) names its raw data folder.
   const name = payload.collector;
-  const runLog = runtime.logger.child({ collector: name, executionId: payload.executionId });
+  const runLog = runtime.logger.child({
+    collector: name,
+    executionId: payload.executionId,
+    ...(payload.shard === undefined ? {} : { shard: payload.shard }),
+  });
   const first: RunRecord = {
     collector: name,
     executionId: payload.executionId,
@@ -75,6 +79,7 @@ export async function runCollector(
     result: null,
     manifest: null,
     expiresAt: isoTime(started + timeoutSeconds * 1000),
+    ...(payload.shard === undefined ? {} : { shard: payload.shard }),
   };
   const claim = await claimRunRecord(runtime.stores.state, first, runLog);
   const log = runLog.child({ attempt: claim.attempt });
@@ -96,7 +101,7 @@ export async function runCollector(
     collector: name,
     executionId: payload.executionId,
     scheduledTime,
-    manifestPrefix: name === collector.name ? 'manifests' : `manifests/${name}`,
+    manifestPrefix: manifestPrefix(name, collector.name, payload.shard),
   });
   let record: RunRecord;
   try {
@@ -125,6 +130,7 @@ export async function runCollector(
       env: runtime.env,
       secrets: runtime.secrets,
       tokens: runtime.tokens,
+      ...(payload.shard === undefined ? {} : { shard: payload.shard }),
     };
     log.info('collector run started');
     const result = await untilAborted(collector.run(ctx), signal);
@@ -214,6 +220,7 @@ export async function skipRun(
     result: null,
     manifest: null,
     ...(skip.details ? { details: skip.details } : {}),
+    ...(payload.shard === undefined ? {} : { shard: payload.shard }),
   };
   runtime.logger.info(`collector run skipped: ${skip.message}`, {
     collector,
@@ -226,6 +233,12 @@ export async function skipRun(
     record = { ...record, attempt: claim.attempt };
   }
   return { record, httpStatus: record.retryable ? 503 : 200 };
+}
+
+/** `manifests/` (another job's under its name), a shard's in `shards/<key>/` below it. */
+function manifestPrefix(name: string, implementation: string, shard: string | undefined): string {
+  const base = name === implementation ? 'manifests' : `manifests/${name}`;
+  return shard === undefined ? base : `${base}/shards/${shard}`;
 }
 
 function errorType(error: unknown): string {

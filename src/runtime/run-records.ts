@@ -3,9 +3,15 @@ import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types
 import type { Logger } from '../util/log';
 import type { RunRecord } from './contract';
 
-/** Run records live at `<state>/runs/<executionId>/<collector>.json`. */
-export function runRecordKey(executionId: string, collector: string): string {
-  return `runs/${executionId}/${collector}.json`;
+/**
+ * Run records live at `<state>/runs/<executionId>/<collector>.json`; a shard's with its execution's other
+ * shards of the collector, `<state>/shards/<executionId>/<collector>/runs/<shard>.json` (see
+ * shards/layout.ts), so that listing an execution's runs never walks thousands of shards.
+ */
+export function runRecordKey(executionId: string, collector: string, shard?: string): string {
+  return shard === undefined
+    ? `runs/${executionId}/${collector}.json`
+    : `shards/${executionId}/${collector}/runs/${shard}.json`;
 }
 
 /** Reads of run records in flight at once (a report of many collectors reads one record each). */
@@ -38,7 +44,7 @@ export async function claimRunRecord(
   record: RunRecord,
   log: Logger,
 ): Promise<RunRecordClaim> {
-  const key = runRecordKey(record.executionId, record.collector);
+  const key = runRecordKey(record.executionId, record.collector, record.shard);
   let current: RunRecord = record;
   let generation: string | null = null;
   try {
@@ -105,9 +111,11 @@ export async function readRunRecord(
   state: ObjectStore,
   executionId: string,
   collector: string,
+  shard?: string,
 ): Promise<RunRecord | null> {
   return (
-    (await readJson<RunRecord>(state, runRecordKey(executionId, collector)).catch(() => null))?.value ?? null
+    (await readJson<RunRecord>(state, runRecordKey(executionId, collector, shard)).catch(() => null))
+      ?.value ?? null
   );
 }
 

@@ -19,7 +19,9 @@ export function expandField(field: string, min: number, max: number): number[] |
   const values = new Set<number>();
   for (const part of field.split(',')) {
     const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m) return null;
+    // croner refuses `5/10` (a step from a value: it asks for `*/10` or `5-59/10`) and `*-5`: so does
+    // the numeric path, leaving them to croner's error.
+    if (!m || (m[1] === '*' ? m[2] !== undefined : m[2] === undefined && m[3] !== undefined)) return null;
     const step = m[3] ? Number(m[3]) : 1;
     const start = m[1] === '*' ? min : Number(m[1]);
     const end = m[1] === '*' ? max : m[2] !== undefined ? Number(m[2]) : m[3] ? max : start;
@@ -52,11 +54,9 @@ export function cronFields(expression: string): string[] | null {
 
 /** `expression` with minutes and hours moved by the given amounts, or null if it cannot be shifted. */
 export function shiftCron(expression: string, minutes: number, hours: number): string | null {
-  const fields = cronFields(expression);
-  if (!fields) return null;
-  const minuteValues = expandField(fields[0]!, 0, 59);
-  const hourValues = expandField(fields[1]!, 0, 23);
-  if (!minuteValues || !hourValues) return null;
+  const expanded = shiftable(expression);
+  if (!expanded) return null;
+  const { fields, minuteValues, hourValues } = expanded;
   const m = renderField(
     minuteValues.map((v) => (((v + minutes) % 60) + 60) % 60),
     0,
@@ -68,4 +68,25 @@ export function shiftCron(expression: string, minutes: number, hours: number): s
     23,
   );
   return [m, h, ...fields.slice(2)].join(' ');
+}
+
+interface Shiftable {
+  fields: string[];
+  minuteValues: number[];
+  hourValues: number[];
+}
+
+/** Expressions read for shifting: the planner's search shifts one expression many times over. */
+const shiftables = new Map<string, Shiftable | null>();
+const SHIFTABLES_LIMIT = 1_000;
+
+function shiftable(expression: string): Shiftable | null {
+  if (shiftables.has(expression)) return shiftables.get(expression)!;
+  const fields = cronFields(expression);
+  const minuteValues = fields && expandField(fields[0]!, 0, 59);
+  const hourValues = fields && expandField(fields[1]!, 0, 23);
+  const value = fields && minuteValues && hourValues ? { fields, minuteValues, hourValues } : null;
+  if (shiftables.size >= SHIFTABLES_LIMIT) shiftables.clear();
+  shiftables.set(expression, value);
+  return value;
 }

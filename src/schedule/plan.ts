@@ -144,7 +144,9 @@ export function findOverlaps(collectors: readonly PlannedCollector[], limit = In
   const byGroup = new Map<string, PlannedRun[]>();
   for (const c of collectors) {
     if (!c.group) continue;
-    byGroup.set(c.group, [...(byGroup.get(c.group) ?? []), ...c.runs]);
+    const runs = byGroup.get(c.group);
+    if (runs) runs.push(...c.runs);
+    else byGroup.set(c.group, [...c.runs]);
   }
   const overlaps: Overlap[] = [];
   for (const [group, runs] of byGroup) {

@@ -46,8 +46,26 @@ export function offsetMinutes(timezone: string, ms: number): number {
   return Math.round((local - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
 }
 
+/**
+ * Spans already cut, by zone and window: a plan or a tick asks the same window of every collector (5,000
+ * of them), and each cut costs Intl look-ups.
+ */
+const cut = new Map<string, readonly ZoneSpan[]>();
+const CUT_LIMIT = 256;
+
 /** [fromMs, toMs) as fixed-offset spans, with 'zone' spans covering each offset change ± 3 h. */
-export function zoneSpans(timezone: string, fromMs: number, toMs: number): ZoneSpan[] {
+export function zoneSpans(timezone: string, fromMs: number, toMs: number): readonly ZoneSpan[] {
+  const key = `${timezone}|${fromMs}|${toMs}`;
+  let spans = cut.get(key);
+  if (!spans) {
+    spans = Object.freeze(cutSpans(timezone, fromMs, toMs).map((s) => Object.freeze(s)));
+    if (cut.size >= CUT_LIMIT) cut.clear();
+    cut.set(key, spans);
+  }
+  return spans;
+}
+
+function cutSpans(timezone: string, fromMs: number, toMs: number): ZoneSpan[] {
   const spans: ZoneSpan[] = [];
   const push = (span: ZoneSpan) => {
     if (span.toMs <= span.fromMs) return;

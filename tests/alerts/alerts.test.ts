@@ -1,9 +1,13 @@
-import { recordRun, step, type Streak } from '../../src/alerts/streaks';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { recordRun, recordRuns, step, type Streak } from '../../src/alerts/streaks';
 import { ALERT_LOG_LABEL } from '../../src/alerts/notify';
 import { parseConfig } from '../../src/config/load';
 import { createApp } from '../../src/http/app';
 import { openStore } from '../../src/store/open';
 import { collectorServer } from '../support/collector-servers';
+import { countingStore } from '../support/reports';
 import { FakeClock } from '../support/fake-clock';
 import { json, startServer, type TestServer } from '../support/http';
 import { testServices } from '../support/services';
@@ -173,6 +177,42 @@ ${alerts}`,
     const recovered = await recordRun(state, run(5, false), 3);
     expect(recovered).toMatchObject({ kind: 'recovered' });
     expect(recovered?.kind === 'recovered' && [3, 4].includes(recovered.failures)).toBe(true);
+  });
+});
+
+describe('counting many collectors', () => {
+  it('takes one read and one write of the streaks object, whatever the number of collectors', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'streaks-'));
+    try {
+      const state = countingStore(await openStore(path.join(dir, 'state')));
+      const runs = (execution: string, start: string, failing: (i: number) => boolean) =>
+        Array.from({ length: 500 }, (_, i) => ({
+          collector: `c${i}`,
+          failed: failing(i),
+          executionId: execution,
+          startTime: start,
+          error: failing(i) ? 'boom' : null,
+          errorType: failing(i) ? 'HTTPError' : null,
+        }));
+      const first = await recordRuns(
+        state,
+        runs('e1', '2026-11-22T01:00:00.000Z', (i) => i < 3),
+        1,
+      );
+      expect([...first.keys()]).toEqual(['c0', 'c1', 'c2']);
+      expect(state.gets).toEqual(['alerts/streaks.json']);
+      expect(state.puts).toEqual(['alerts/streaks.json']);
+      const second = await recordRuns(
+        state,
+        runs('e2', '2026-11-22T02:00:00.000Z', () => false),
+        1,
+      );
+      expect([...second.values()].map((t) => t.kind)).toEqual(['recovered', 'recovered', 'recovered']);
+      expect(state.gets).toHaveLength(2);
+      expect(state.puts).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -48,6 +48,8 @@ export interface RunSpec {
   attempt?: number;
   timeoutSeconds?: number;
   env?: Env;
+  /** Run as this shard (its options narrowed by the collector's ShardPlan first). */
+  shard?: string;
 }
 
 export const SCHEDULED = '2026-11-22T02:00:00.000Z';
@@ -83,7 +85,8 @@ export function makeHarness(
           collector: collector.name,
           scheduledTime: spec.scheduledTime ?? SCHEDULED,
           attempt: spec.attempt ?? 1,
-          options,
+          options: spec.shard === undefined ? options : collector.shards!.options(options, spec.shard),
+          ...(spec.shard === undefined ? {} : { shard: spec.shard }),
         },
         spec.timeoutSeconds ?? 300,
         {

@@ -53,10 +53,13 @@ export function reportAt(
   });
 }
 
-/** A store that records the keys read and the prefixes listed, for "never read the reports" checks. */
-export function countingStore(inner: ObjectStore): ObjectStore & { gets: string[]; lists: string[] } {
+/** A store that records the keys read and written and the prefixes listed ("never read the reports"). */
+export function countingStore(
+  inner: ObjectStore,
+): ObjectStore & { gets: string[]; lists: string[]; puts: string[] } {
   const gets: string[] = [];
   const lists: string[] = [];
+  const puts: string[] = [];
   const wrap = (store: ObjectStore, prefix: string): ObjectStore => ({
     get location() {
       return store.location;
@@ -65,8 +68,14 @@ export function countingStore(inner: ObjectStore): ObjectStore & { gets: string[
       gets.push(prefix + key);
       return store.get(key);
     },
-    put: (key, data, options) => store.put(key, data, options),
-    putStream: (key, source, options) => store.putStream(key, source, options),
+    put: (key, data, options) => {
+      puts.push(prefix + key);
+      return store.put(key, data, options);
+    },
+    putStream: (key, source, options) => {
+      puts.push(prefix + key);
+      return store.putStream(key, source, options);
+    },
     list: (p) => {
       lists.push(prefix + p);
       return store.list(p);
@@ -74,5 +83,5 @@ export function countingStore(inner: ObjectStore): ObjectStore & { gets: string[
     delete: (key, options) => store.delete(key, options),
     scope: (p) => wrap(store.scope(p), `${prefix}${p}/`),
   });
-  return Object.assign(wrap(inner, ''), { gets, lists });
+  return Object.assign(wrap(inner, ''), { gets, lists, puts });
 }

@@ -104,6 +104,11 @@ export interface TasksServerOptions {
   oidcToken?: (audience: string, email: string | undefined) => string;
   /** Default real-time limit of `waitFor*`. @default 20000 */
   waitTimeoutMs?: number;
+  /**
+   * Real milliseconds before each gRPC call is answered (a server farther than loopback), so that calls
+   * overlap and `maxCallsInFlight` measures a client's concurrency. @default 0
+   */
+  answerDelayMs?: number;
 }
 
 export interface WaitOptions {

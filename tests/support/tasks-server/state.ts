@@ -26,6 +26,9 @@ export abstract class TasksServerState {
   readonly attempts: AttemptRecord[] = [];
   /** Every gRPC call received, in order. */
   readonly requests: GrpcCallRecord[] = [];
+  /** gRPC calls received and not yet answered; the most there ever were at once. */
+  callsInFlight = 0;
+  maxCallsInFlight = 0;
 
   protected readonly clock: TasksClock;
   protected readonly timeScale: number;

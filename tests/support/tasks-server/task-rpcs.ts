@@ -51,6 +51,27 @@ export abstract class TasksTaskRpcs extends TasksQueueRpcs {
       details: null,
     };
     this.requests.push(record);
+    const delayMs = this.options.answerDelayMs ?? 0;
+    if (delayMs > 0) {
+      this.callsInFlight++;
+      this.maxCallsInFlight = Math.max(this.maxCallsInFlight, this.callsInFlight);
+      setTimeout(() => {
+        this.callsInFlight--;
+        this.answer(method, handler, call, callback, record);
+      }, delayMs);
+      return;
+    }
+    this.maxCallsInFlight = Math.max(this.maxCallsInFlight, 1);
+    this.answer(method, handler, call, callback, record);
+  }
+
+  protected answer(
+    method: string,
+    handler: Handler,
+    call: grpc.ServerUnaryCall<TasksRequestMessage, object>,
+    callback: grpc.sendUnaryData<object>,
+    record: GrpcCallRecord,
+  ): void {
     try {
       const injected = this.injected.find((i) => i.method === method && i.times > 0);
       if (injected) {
