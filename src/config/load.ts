@@ -12,7 +12,7 @@ import { fastParse } from './fast-parse';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
-import { closest } from './suggest';
+import { closest } from '../util/suggest';
 import { describeConfigIssue, locate, pathOfNode } from './locate';
 import type { Config } from './types';
 
