@@ -1,7 +1,7 @@
 'use strict';
-// p-limit and p-retry (and their dependencies) ship as ESM only; jest's module loader cannot
+// p-limit (and its dependency) ships as ESM only; jest's module loader cannot
 // require() them, so they are transpiled to CommonJS like our own sources.
-const esmOnly = ['p-limit', 'p-retry', 'yocto-queue', 'is-network-error'];
+const esmOnly = ['p-limit', 'yocto-queue'];
 
 /** @type {import('jest').Config} */
 module.exports = {

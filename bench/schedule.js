@@ -14,7 +14,7 @@ const { timeRounds } = require('./measure');
 
 const dist = path.resolve(__dirname, '../dist/src');
 const { parseConfig } = require(`${dist}/config/load.js`);
-const { createServices } = require(`${dist}/services.js`);
+const { createServices } = require(`${dist}/create-services.js`);
 const { execute } = require(`${dist}/execution/execute.js`);
 const { makeTrigger } = require(`${dist}/execution/trigger.js`);
 const { CollectorRegistry } = require(`${dist}/runtime/registry.js`);

@@ -94,8 +94,3 @@ export function wholeNumber(min: number, max: number, unit = '') {
     v.maxValue(max, `must be at most ${max}${suffix}`),
   );
 }
-
-/** A value of a `data_sources` section, read leniently: the legacy file is not ours to reject. */
-export function legacyArray(value: unknown): unknown[] | undefined {
-  return Array.isArray(value) ? value : undefined;
-}

@@ -1,7 +1,7 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { networkCause } from '../src/dispatch/network-errors';
-import { excerpt } from '../src/dispatch/read-body';
-import { backoffDelayMs, networkErrorCode, parseRetryAfter } from '../src/dispatch/retry';
+import { networkCause } from '../src/util/network-errors';
+import { excerpt } from '../src/util/read-body';
+import { networkErrorCode, parseRetryAfter, policyFromConfig, retryResult } from '../src/util/retry';
 import { errorMessage } from '../src/errors';
 import type { ManifestObject } from '../src/runtime/contract';
 import { PermanentError, UpstreamHttpError, UpstreamNetworkError } from '../src/runtime/errors';
@@ -55,24 +55,35 @@ export async function streamToStore<T>(
   output: RawOutput,
   request: StreamRequest<T>,
 ): Promise<StreamOutcome<T>> {
-  const policy = UPSTREAM_RETRY;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await streamOnce(deps, output, request);
-    } catch (error) {
-      if (deps.signal.aborted) throw deps.signal.reason ?? error;
-      if (!isRetryable(error) || attempt >= policy.attempts) throw error;
-      const delayMs =
-        (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
-        backoffDelayMs(attempt, policy, deps.random);
-      deps.log.warn(`download failed, retrying in ${delayMs} ms`, {
-        url: redactUrl(request.url),
-        error: (error as Error).message,
-        attempt,
-      });
-      await deps.clock.sleep(delayMs, deps.signal);
-    }
-  }
+  const result = await retryResult<StreamOutcome<T>, unknown>(
+    async () => {
+      try {
+        return { ok: true, value: await streamOnce(deps, output, request) };
+      } catch (error) {
+        if (deps.signal.aborted) throw deps.signal.reason ?? error;
+        return {
+          ok: false,
+          failure: error,
+          retryable: isRetryable(error),
+          retryAfterMs: error instanceof UpstreamHttpError ? error.retryAfterMs : null,
+        };
+      }
+    },
+    {
+      policy: policyFromConfig(UPSTREAM_RETRY),
+      clock: deps.clock,
+      signal: deps.signal,
+      ...(deps.random ? { random: deps.random } : {}),
+      onRetry: ({ failure, attempt, delayMs }) =>
+        deps.log.warn(`download failed, retrying in ${delayMs} ms`, {
+          url: redactUrl(request.url),
+          error: (failure as Error).message,
+          attempt: attempt - 1,
+        }),
+    },
+  );
+  if (result.ok) return result.value;
+  throw result.stop.kind === 'aborted' ? result.stop.reason : result.failure;
 }
 
 function isRetryable(error: unknown): boolean {

@@ -37,11 +37,6 @@ export function isRunWide(error: unknown, signal: AbortSignal): boolean {
   return error instanceof RangeError || error instanceof ReferenceError;
 }
 
-/** A PermanentError that ends the whole run, whichever unit raised it. */
-export function runWideError(message: string, code?: ConstructorParameters<typeof PermanentError>[2]) {
-  return new PermanentError(message, { details: { scope: 'run' } }, code);
-}
-
 export type UnitKind = 'succeeded' | 'skipped';
 
 export class Units {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { RetryPolicy } from '../../src/config/types';
 import { SchedulerError } from '../../src/errors';
-import { backoffDelayMs } from '../../src/dispatch/retry';
+import { policyFromConfig, retryResult } from '../../src/util/retry';
 import { isRetryableRunError, PermanentError } from '../../src/runtime/errors';
 import { getJson, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { LoginFn, LoginResult, TokenBroker } from '../../src/token/types';
 import type { Clock } from '../../src/util/clock';
-import { classifyEnvelope } from './client';
+import { classifyEnvelope } from './envelope';
 import type { RateLimiter } from './limiter';
 import type { ConsoleOptions, XmpOptions } from './options';
 
@@ -96,15 +96,28 @@ export function loginAuth(deps: LoginAuthDeps): XmpAuth {
   };
   const login: LoginFn = async (signal) => {
     const upstream: UpstreamDeps = { ...deps.upstream, signal: signal ?? new AbortController().signal };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await post(upstream);
-      } catch (error) {
-        if (attempt >= LOGIN_RETRY.attempts || upstream.signal.aborted || !isRetryableRunError(error))
-          throw error;
-        await upstream.clock.sleep(backoffDelayMs(attempt, LOGIN_RETRY, upstream.random), upstream.signal);
-      }
-    }
+    return retryResult<LoginResult, unknown>(
+      async () => {
+        try {
+          return { ok: true, value: await post(upstream) };
+        } catch (error) {
+          return {
+            ok: false,
+            failure: error,
+            retryable: !upstream.signal.aborted && isRetryableRunError(error),
+          };
+        }
+      },
+      {
+        policy: policyFromConfig(LOGIN_RETRY),
+        clock: upstream.clock,
+        signal: upstream.signal,
+        ...(upstream.random ? { random: upstream.random } : {}),
+      },
+    ).then((result) => {
+      if (result.ok) return result.value;
+      throw result.stop.kind === 'aborted' ? result.stop.reason : result.failure;
+    });
   };
   const header = (token: string) => (consoleApi.token_scheme ? `${consoleApi.token_scheme} ${token}` : token);
   return {

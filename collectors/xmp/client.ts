@@ -1,54 +1,20 @@
 import type { RetryPolicy } from '../../src/config/types';
-import { backoffDelayMs } from '../../src/dispatch/retry';
-import { excerpt } from '../../src/dispatch/read-body';
+import { decideRetry, policyFromConfig } from '../../src/util/retry';
+import { excerpt } from '../../src/util/read-body';
 import { SchedulerError } from '../../src/errors';
 import { isRetryableRunError, PermanentError, UpstreamHttpError } from '../../src/runtime/errors';
 import { requestUpstream, type UpstreamDeps } from '../../src/runtime/upstream';
 import type { Credentials, XmpAuth } from './auth';
+import { classifyEnvelope, type Envelope, type EnvelopeRules } from './envelope';
 import { WINDOW_MS, type RateLimiter } from './limiter';
+
+export { classifyEnvelope, type CodeClass, type Envelope, type EnvelopeRules } from './envelope';
 
 /** Transient failures (network, HTTP 5xx, busy envelopes) get this many attempts in all. */
 export const XMP_RETRY: RetryPolicy = { attempts: 4, minBackoffSeconds: 2, maxBackoffSeconds: 60 };
 
 /** Rate-limit answers are waited out (a minute each) this many times before giving up. */
 export const MAX_TOO_FREQUENT = 5;
-
-/** XMP's envelope: `{"code":0,"msg":"success","data":{...}}`, HTTP 200 even for application errors. */
-export interface Envelope {
-  code: number;
-  msg?: string;
-  data?: unknown;
-}
-
-/** How an envelope's code is read: which codes mean success, a rate limit, refused credentials. */
-export interface EnvelopeRules {
-  successCodes: readonly number[];
-  rateLimitCodes: readonly number[];
-  authErrorCodes: readonly number[];
-}
-
-export type CodeClass = 'ok' | 'rate_limit' | 'auth' | 'transient' | 'permanent';
-
-/**
- * The wordings of XMP's rate-limit answers: "Request Too Frequent" (Open API Protocol page), "Too Many
- * Requests" (Ad Report page), "request too often" (Creative Report page), "request is too frequent"
- * (Creative Library page), "请求太频繁" (public clients match "频繁").
- */
-const RATE_LIMIT_WORDING = /频繁|too many|too frequent|too often/i;
-/** Refused credentials: a bad signature, an invalid or expired token, no Open API permission. */
-const AUTH_WORDING = /\bsign(ature)?\b|token|unauthori[sz]ed|permission|client_id|登录|签名/i;
-/** Worth another attempt: the server is busy, or a signature's 30 s validity ran out on the way. */
-const TRANSIENT_WORDING = /timeout|timed out|busy|try again later|system error|稍后|繁忙|超时/i;
-
-/** Every non-zero code, classified: by the configured codes first, then by the message's wording. */
-export function classifyEnvelope(code: number, msg: string | undefined, rules: EnvelopeRules): CodeClass {
-  if (rules.successCodes.includes(code)) return 'ok';
-  const text = msg ?? '';
-  if (rules.rateLimitCodes.includes(code) || RATE_LIMIT_WORDING.test(text)) return 'rate_limit';
-  if (rules.authErrorCodes.includes(code) || AUTH_WORDING.test(text)) return 'auth';
-  if ((code >= 500 && code <= 599) || TRANSIENT_WORDING.test(text)) return 'transient';
-  return 'permanent';
-}
 
 type Verdict =
   | { kind: 'ok'; data: unknown }
@@ -116,9 +82,13 @@ export class XmpClient {
           this.limiter.holdOff(WINDOW_MS);
           continue;
         case 'transient': {
-          if (++transient >= XMP_RETRY.attempts) throw verdict.error;
-          const retryAfter = verdict.error instanceof UpstreamHttpError ? verdict.error.retryAfterMs : null;
-          const delayMs = retryAfter ?? backoffDelayMs(transient, XMP_RETRY, this.deps.random);
+          // The rate-limit and refusal waits above are XMP's own; a transient failure follows the policy.
+          const next = decideRetry(++transient, policyFromConfig(XMP_RETRY), {
+            retryAfterMs: verdict.error instanceof UpstreamHttpError ? verdict.error.retryAfterMs : null,
+            ...(this.deps.random ? { random: this.deps.random } : {}),
+          });
+          if (!next.retry) throw verdict.error;
+          const delayMs = next.delayMs;
           this.deps.log.warn(`XMP call failed, retrying in ${delayMs} ms`, {
             path,
             error: verdict.error.message,

@@ -1,4 +1,4 @@
-import { closest } from '../../src/config/suggest';
+import { closest } from '../../src/util/suggest';
 import { errorMessage } from '../../src/errors';
 import { PermanentError } from '../../src/runtime/errors';
 import { putJson, readJson, type ObjectStore } from '../../src/store/types';

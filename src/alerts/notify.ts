@@ -1,5 +1,5 @@
 import type { AlertsConfig } from '../config/ops-sections';
-import { excerpt } from '../dispatch/read-body';
+import { excerpt } from '../util/read-body';
 import { errorMessage } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import { timeoutSignal, type Clock } from '../util/clock';

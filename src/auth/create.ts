@@ -3,6 +3,7 @@ import { SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { Clock } from '../util/clock';
 import { registerSecret } from '../util/secrets';
+import { Memo } from '../util/single-flight';
 import { noAuth, type HeaderProvider } from './types';
 
 export interface AuthDeps {
@@ -52,8 +53,7 @@ function bearerFromEnv(variable: string, env: AuthDeps['env']): HeaderProvider {
  * tries again.
  */
 function bearerFromSecret(secret: string, secrets: SecretSource): HeaderProvider {
-  let token: Promise<string> | null = null;
-  const load = async (): Promise<string> => {
+  const token = new Memo<string>(async () => {
     const value = await secrets.get({ secret });
     if (!value) {
       throw new SchedulerError(
@@ -64,17 +64,10 @@ function bearerFromSecret(secret: string, secrets: SecretSource): HeaderProvider
     }
     registerSecret(value);
     return value;
-  };
+  });
   return {
     async headersFor() {
-      if (!token) {
-        const loading = load();
-        token = loading;
-        loading.catch(() => {
-          if (token === loading) token = null;
-        });
-      }
-      return { authorization: `Bearer ${await token}` };
+      return { authorization: `Bearer ${await token.get()}` };
     },
   };
 }

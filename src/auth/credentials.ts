@@ -1,6 +1,19 @@
 import { SchedulerError } from '../errors';
+import { Memo } from '../util/single-flight';
 
-let checked: Promise<void> | null = null;
+/** One look per process; a failed look is forgotten, so credentials set up since are found. */
+const checked = new Memo<void>(async () => {
+  const { GoogleAuth } = require('google-auth-library') as typeof import('google-auth-library');
+  try {
+    await new GoogleAuth().getClient();
+  } catch (cause) {
+    throw new SchedulerError(
+      'AUTH_NO_CREDENTIALS',
+      'no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, run `gcloud auth application-default login`, or run on Google Cloud',
+      { cause },
+    );
+  }
+});
 
 /**
  * Fails fast, with one message saying how to fix it, when no Google credentials are available. Call it
@@ -8,18 +21,5 @@ let checked: Promise<void> | null = null;
  * rejection that kills the process even when the call itself is caught.
  */
 export function assertGoogleCredentials(): Promise<void> {
-  checked ??= (async () => {
-    const { GoogleAuth } = require('google-auth-library') as typeof import('google-auth-library');
-    try {
-      await new GoogleAuth().getClient();
-    } catch (cause) {
-      checked = null;
-      throw new SchedulerError(
-        'AUTH_NO_CREDENTIALS',
-        'no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, run `gcloud auth application-default login`, or run on Google Cloud',
-        { cause },
-      );
-    }
-  })();
-  return checked;
+  return checked.get();
 }

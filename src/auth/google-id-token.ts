@@ -1,5 +1,6 @@
 import type { GoogleAuth, IdTokenClient } from 'google-auth-library';
-import { isRetryableStatus } from '../dispatch/retry';
+import { isRetryableStatus } from '../util/retry';
+import { Memo, MemoMap } from '../util/single-flight';
 import { SchedulerError, errorMessage, isSchedulerError } from '../errors';
 import { isoTime, systemClock, type Clock } from '../util/clock';
 import { registerSecret, scrub } from '../util/secrets';
@@ -48,8 +49,17 @@ export class GoogleIdTokenProvider implements HeaderProvider {
   private readonly clock: Clock;
   private readonly refreshMarginMs: number;
   private readonly fetchTimeoutMs: number;
-  private auth: Promise<GoogleAuth> | null = null;
-  private readonly clients = new Map<string, Promise<IdTokenClient>>();
+  private library: typeof import('google-auth-library') | null = null;
+  /**
+   * A failed look is not kept: the metadata server may only have been slow to answer the probe at a cold
+   * start. gcp-metadata keeps the outcome of its probe for the life of the process, a failed probe
+   * included (its cachedIsAvailableResponse), so the next look must probe again.
+   */
+  private readonly auth = new Memo<GoogleAuth>(
+    () => this.loadAuth(),
+    () => this.library?.gcpMetadata.resetIsAvailableCache(),
+  );
+  private readonly clients = new MemoMap<string, IdTokenClient>();
   private readonly tokens = new Map<string, CachedToken>();
   private readonly inFlight = new Map<string, Promise<CachedToken>>();
 
@@ -138,9 +148,8 @@ export class GoogleIdTokenProvider implements HeaderProvider {
   }
 
   private clientFor(audience: string): Promise<IdTokenClient> {
-    let client = this.clients.get(audience);
-    if (!client) {
-      client = this.googleAuth().then(async (auth) => {
+    return this.clients.get(audience, () =>
+      this.auth.get().then(async (auth) => {
         try {
           return await auth.getIdTokenClient(audience);
         } catch (cause) {
@@ -153,42 +162,27 @@ export class GoogleIdTokenProvider implements HeaderProvider {
             },
           );
         }
-      });
-      client.catch(() => this.clients.delete(audience));
-      this.clients.set(audience, client);
-    }
-    return client;
+      }),
+    );
   }
 
   /**
    * google-auth-library, loaded on first use, once its credentials are known to exist: checked before any
-   * client is built, callers at the same time sharing one look and one message. A failed look is not
-   * kept: the metadata server may only have been slow to answer the probe at a cold start.
+   * client is built, callers at the same time sharing one look and one message.
    */
-  private googleAuth(): Promise<GoogleAuth> {
-    if (this.auth) return this.auth;
+  private async loadAuth(): Promise<GoogleAuth> {
     const library = require('google-auth-library') as typeof import('google-auth-library');
-    const loading = (async () => {
-      const auth = new library.GoogleAuth();
-      try {
-        await auth.getClient();
-      } catch (cause) {
-        if (isSchedulerError(cause)) throw cause;
-        throw new SchedulerError('AUTH_NO_CREDENTIALS', `${NO_CREDENTIALS_HELP} (${firstSentence(cause)})`, {
-          cause,
-        });
-      }
-      return auth;
-    })();
-    this.auth = loading;
-    loading.catch(() => {
-      if (this.auth !== loading) return;
-      this.auth = null;
-      // gcp-metadata keeps the outcome of its probe of the metadata server for the life of the process,
-      // a failed probe included (its cachedIsAvailableResponse); the next look must probe again.
-      library.gcpMetadata.resetIsAvailableCache();
-    });
-    return loading;
+    this.library = library;
+    const auth = new library.GoogleAuth();
+    try {
+      await auth.getClient();
+    } catch (cause) {
+      if (isSchedulerError(cause)) throw cause;
+      throw new SchedulerError('AUTH_NO_CREDENTIALS', `${NO_CREDENTIALS_HELP} (${firstSentence(cause)})`, {
+        cause,
+      });
+    }
+    return auth;
   }
 }
 

@@ -2,7 +2,7 @@ import { DEFAULTS } from '../config/types';
 import { RequestError } from '../errors';
 import { newExecutionId } from '../execution/execution-id';
 import { runCollector } from '../runtime/run-collector';
-import { collectorRuntime, resolveCollector } from '../services';
+import { collectorRuntime, resolveCollector } from '../runtime/resolve';
 import { EXIT, type CliIO, type GlobalOptions, type ServicesLoader } from './types';
 import { withServices } from './with-services';
 

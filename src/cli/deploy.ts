@@ -32,34 +32,7 @@ export async function deployCommand(
   io: CliIO,
   run: GcloudRunner = gcloudRunner('gcloud', io.env),
 ): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(configFile, 'utf8');
-  } catch (cause) {
-    throw new SchedulerError('CONFIG_NOT_FOUND', `config file ${configFile} cannot be read; pass --config`, {
-      cause,
-    });
-  }
-  const source = path.relative(io.cwd, configFile);
-  if (source.startsWith('..') || path.isAbsolute(source)) {
-    throw new ConfigError(configFile, [
-      {
-        path: '',
-        line: null,
-        message: `is outside ${io.cwd}, the source deploy uploads: the function could not read it (run deploy from the project's root)`,
-      },
-    ]);
-  }
-  const ignored = await ignoredBy(io.cwd, source);
-  if (ignored) {
-    throw new ConfigError(source, [
-      {
-        path: '',
-        line: null,
-        message: `is left out of the upload by .gcloudignore ("${ignored}"): the deployed function could not read it`,
-      },
-    ]);
-  }
+  const { text, source } = await readUploadedConfig(configFile, io.cwd);
   const parse = (env: Readonly<Record<string, string | undefined>>): Config =>
     parseConfig(text, source, env, { builtinCollectors });
   const { settings, deployed } = resolveDeploy({
@@ -70,17 +43,8 @@ export async function deployCommand(
   });
   const jobs = planJobs(deployed, settings.functionName);
 
-  if (options.check) {
-    const differences = await checkProject(settings, deployed, jobs, run);
-    if (differences.length === 0) {
-      io.stdout(`project ${settings.project} matches ${source}: no differences\n`);
-      return EXIT.ok;
-    }
-    io.stdout(
-      `project ${settings.project} differs from ${source} in ${differences.length} place${differences.length === 1 ? '' : 's'}:\n${differences.map((d) => `  - ${d}`).join('\n')}\nrun \`scheduler deploy --apply\` to set it up as the config says\n`,
-    );
-    return EXIT.failed;
-  }
+  if (options.check)
+    return reportCheck(await checkProject(settings, deployed, jobs, run), settings, source, io);
 
   const plan = deployPlan(settings, deployed, jobs);
   if (!options.apply) {
@@ -110,6 +74,62 @@ export async function deployCommand(
     `deployed: project ${settings.project}, function ${settings.functionName} in ${settings.region}\n`,
   );
   return EXIT.ok;
+}
+
+/**
+ * The config file's text and its path as the deployed function sees it: the file must be inside the
+ * directory deploy uploads, and not left out of the upload by .gcloudignore.
+ */
+async function readUploadedConfig(
+  configFile: string,
+  cwd: string,
+): Promise<{ text: string; source: string }> {
+  let text: string;
+  try {
+    text = await readFile(configFile, 'utf8');
+  } catch (cause) {
+    throw new SchedulerError('CONFIG_NOT_FOUND', `config file ${configFile} cannot be read; pass --config`, {
+      cause,
+    });
+  }
+  const source = path.relative(cwd, configFile);
+  if (source.startsWith('..') || path.isAbsolute(source)) {
+    throw new ConfigError(configFile, [
+      {
+        path: '',
+        line: null,
+        message: `is outside ${cwd}, the source deploy uploads: the function could not read it (run deploy from the project's root)`,
+      },
+    ]);
+  }
+  const ignored = await ignoredBy(cwd, source);
+  if (ignored) {
+    throw new ConfigError(source, [
+      {
+        path: '',
+        line: null,
+        message: `is left out of the upload by .gcloudignore ("${ignored}"): the deployed function could not read it`,
+      },
+    ]);
+  }
+  return { text, source };
+}
+
+/** `--check`: the differences found, one line each, and the exit code. */
+function reportCheck(
+  differences: string[],
+  settings: { project: string },
+  source: string,
+  io: CliIO,
+): number {
+  if (differences.length === 0) {
+    io.stdout(`project ${settings.project} matches ${source}: no differences\n`);
+    return EXIT.ok;
+  }
+  io.stdout(
+    `project ${settings.project} differs from ${source} in ${differences.length} place${differences.length === 1 ? '' : 's'}:\n${differences.map((d) => `  - ${d}`).join('\n')}\nrun \`scheduler deploy --apply\` to set it up as the config says\n`,
+  );
+  return EXIT.failed;
 }
 
 /** The .gcloudignore line that leaves `file` out of the upload (directory and glob lines), if any. */

@@ -1,6 +1,6 @@
 import { errorMessage } from '../errors';
 import type { LegacyOptions } from '../runtime/contract';
-import type { Complain } from './normalise';
+import type { Complain } from './errors';
 import type { CollectorConfig, IgnoredSetting } from './types';
 
 /** What the loader needs of a collector to check its options: its parser and its legacy mapping. */

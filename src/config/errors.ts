@@ -27,3 +27,6 @@ export class ConfigError extends SchedulerError {
     this.problems = sorted;
   }
 }
+
+/** Reports one problem at a config key path; the loader collects them all before failing. */
+export type Complain = (path: string, message: string) => void;

@@ -1,4 +1,4 @@
-import type { Complain } from './normalise';
+import type { Complain } from './errors';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type AuthConfig, type IncomingAuthConfig } from './types';
 

@@ -1,4 +1,4 @@
-import type { Complain } from './normalise';
+import type { Complain } from './errors';
 import { ALERT_DEFAULTS } from './ops-sections';
 import type { RawConfig } from './schema';
 import { DEFAULTS, type IgnoredSetting, type MonitoringConfig } from './types';

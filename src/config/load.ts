@@ -10,7 +10,7 @@ import { fastParse } from './fast-parse';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
-import { closest } from './suggest';
+import { closest } from '../util/suggest';
 import type { Config } from './types';
 
 export const DEFAULT_CONFIG_FILE = 'config/config.yaml';

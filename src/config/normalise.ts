@@ -1,4 +1,5 @@
 import { parseLocation } from '../store/location';
+import type { Complain } from './errors';
 import { fitDeadline, ignoredSettings, monitoringOf } from './legacy-sections';
 import { normaliseIncomingAuth } from './incoming-auth';
 import { normaliseAlerts, normaliseDeploy } from './ops-sections';
@@ -6,10 +7,9 @@ import type { RawConfig } from './schema';
 import { backfillLimits, collectorScheduling } from './scheduling';
 import { DEFAULTS, type AuthConfig, type CollectorConfig, type Config, type RetryPolicy } from './types';
 
-export type Complain = (path: string, message: string) => void;
-
 type RawCollector = NonNullable<RawConfig['collectors']>[string];
 type RawRetry = RawCollector['retry'];
+type RawScheduler = NonNullable<RawConfig['scheduler']>;
 
 /**
  * Maps a schema-valid file, in either layout, onto the one typed Config, and checks what only makes
@@ -44,7 +44,61 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
   );
   const baseUrl = s.base_function_url?.replace(/\/+$/, '');
 
-  const collectors: CollectorConfig[] = Object.entries(rawCollectors).map(([name, c]) => {
+  const collectors = collectorConfigs(
+    rawCollectors,
+    collectorsPath,
+    s,
+    { retry, deadlineSeconds, baseUrl },
+    complain,
+  );
+
+  const mode =
+    s.mode ?? (s.use_cloud_tasks === undefined ? DEFAULTS.mode : s.use_cloud_tasks ? 'tasks' : 'http');
+  if (s.mode && s.use_cloud_tasks !== undefined && (s.mode === 'tasks') !== s.use_cloud_tasks) {
+    complain('scheduler.use_cloud_tasks', `contradicts scheduler.mode: ${s.mode}; keep one`);
+  }
+
+  const auth = authOf(s, collectors, complain);
+
+  const tasks = tasksOf(raw, mode, collectors, collectorsPath, complain);
+
+  const storage = storageOf(raw, complain);
+
+  return {
+    source,
+    timezone: raw.timezone ?? s.timezone ?? DEFAULTS.timezone,
+    storage,
+    scheduler: {
+      mode,
+      maxConcurrentCollectors: s.max_concurrent_collectors ?? DEFAULTS.maxConcurrentCollectors,
+      deadlineSeconds,
+      reportBudgetSeconds: s.report_budget_seconds ?? DEFAULTS.reportBudgetSeconds,
+      maxResponseBytes: s.max_response_bytes ?? DEFAULTS.maxResponseBytes,
+      retry,
+      auth,
+      incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
+      tasks,
+      useSecretManager: s.use_secret_manager ?? false,
+      backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
+    },
+    collectors,
+    monitoring: monitoringOf(raw),
+    ignored: ignoredSettings(raw),
+    alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
+    deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
+  };
+}
+
+/** Each collector's entry, with the scheduler's defaults filled in. */
+function collectorConfigs(
+  rawCollectors: Record<string, RawCollector>,
+  collectorsPath: string,
+  s: RawScheduler,
+  base: { retry: RetryPolicy; deadlineSeconds: number; baseUrl: string | undefined },
+  complain: Complain,
+): CollectorConfig[] {
+  const { retry, deadlineSeconds, baseUrl } = base;
+  return Object.entries(rawCollectors).map(([name, c]) => {
     const path = `${collectorsPath}.${name}`;
     const groupWaitSeconds = c.group_wait_seconds ?? DEFAULTS.groupWaitSeconds;
     if (groupWaitSeconds > deadlineSeconds) {
@@ -72,13 +126,10 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       scheduling: collectorScheduling(c, s, c.group ?? null, path, { deadlineSeconds }, complain),
     };
   });
+}
 
-  const mode =
-    s.mode ?? (s.use_cloud_tasks === undefined ? DEFAULTS.mode : s.use_cloud_tasks ? 'tasks' : 'http');
-  if (s.mode && s.use_cloud_tasks !== undefined && (s.mode === 'tasks') !== s.use_cloud_tasks) {
-    complain('scheduler.use_cloud_tasks', `contradicts scheduler.mode: ${s.mode}; keep one`);
-  }
-
+/** How the scheduler authenticates to collectors; without a section, by where they are. */
+function authOf(s: RawScheduler, collectors: readonly CollectorConfig[], complain: Complain): AuthConfig {
   const auth: AuthConfig =
     s.auth?.type === 'bearer'
       ? {
@@ -97,7 +148,18 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
   if (s.auth && s.auth.type !== 'bearer' && (s.auth.token_env || s.auth.secret)) {
     complain('scheduler.auth', `token_env and secret only apply to type: bearer (type is ${s.auth.type})`);
   }
+  return auth;
+}
 
+/** Tasks mode's settings (current or original layout), and what tasks mode requires. */
+function tasksOf(
+  raw: RawConfig,
+  mode: Config['scheduler']['mode'],
+  collectors: readonly CollectorConfig[],
+  collectorsPath: string,
+  complain: Complain,
+): Config['scheduler']['tasks'] {
+  const s = raw.scheduler ?? {};
   const t = s.tasks ?? {};
   const tasks = {
     ...optional(
@@ -137,7 +199,11 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       );
     }
   }
+  return tasks;
+}
 
+/** Where reports, raw output and state go; every location must parse. */
+function storageOf(raw: RawConfig, complain: Complain): Config['storage'] {
   const reports = raw.storage?.reports ?? legacyBucket(raw, 'reports') ?? DEFAULTS.storage.reports;
   const storage = {
     reports,
@@ -151,30 +217,7 @@ export function normalise(raw: RawConfig, source: string, complain: Complain): C
       complain(`storage.${key}`, (error as Error).message);
     }
   }
-
-  return {
-    source,
-    timezone: raw.timezone ?? s.timezone ?? DEFAULTS.timezone,
-    storage,
-    scheduler: {
-      mode,
-      maxConcurrentCollectors: s.max_concurrent_collectors ?? DEFAULTS.maxConcurrentCollectors,
-      deadlineSeconds,
-      reportBudgetSeconds: s.report_budget_seconds ?? DEFAULTS.reportBudgetSeconds,
-      maxResponseBytes: s.max_response_bytes ?? DEFAULTS.maxResponseBytes,
-      retry,
-      auth,
-      incomingAuth: normaliseIncomingAuth(s.incoming_auth, auth, complain),
-      tasks,
-      useSecretManager: s.use_secret_manager ?? false,
-      backfill: backfillLimits(s, new Set(collectors.flatMap((c) => (c.group ? [c.group] : []))), complain),
-    },
-    collectors,
-    monitoring: monitoringOf(raw),
-    ignored: ignoredSettings(raw),
-    alerts: normaliseAlerts(raw.alerts, raw.monitoring, complain),
-    deploy: normaliseDeploy(raw.deploy, raw.cloud_functions),
-  };
+  return storage;
 }
 
 function retryPolicy(base: RetryPolicy, r: RawRetry, path: string, complain: Complain): RetryPolicy {

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import type { CredentialRef } from '../secrets/types';
-import type { Complain } from './normalise';
+import type { Complain } from './errors';
 
 /**
  * The operations sections of the config: `alerts` (who hears about a collector that keeps failing)

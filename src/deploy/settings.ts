@@ -113,18 +113,7 @@ export function resolveDeploy(inputs: DeployInputs): {
   Object.assign(env, d.env);
 
   const deployed = inputs.reload(env);
-  const storage = {} as DeploySettings['storage'];
-  for (const key of ['reports', 'raw', 'state'] as const) {
-    const location = parseLocation(deployed.storage[key]);
-    if (location.kind !== 'gcs') {
-      throw problem(
-        config,
-        `storage.${key}`,
-        `"${deployed.storage[key]}" is on local disk for the deployed function, where every instance must share it: set it to a gs:// URI (the default config reads $SCHEDULER_${key.toUpperCase()}, which deploy sets to gs://${bucket}/${key})`,
-      );
-    }
-    storage[key] = { bucket: location.bucket, prefix: location.prefix };
-  }
+  const storage = deployedStorage(config, deployed, bucket);
   const timeoutSeconds = functionTimeoutSeconds(deployed);
   if (timeoutSeconds > MAX_FUNCTION_TIMEOUT_SECONDS)
     throw problem(
@@ -153,6 +142,23 @@ export function resolveDeploy(inputs: DeployInputs): {
     },
     deployed,
   };
+}
+
+/** The deployed function's stores, which must all be on Cloud Storage (shared by every instance). */
+function deployedStorage(config: Config, deployed: Config, bucket: string): DeploySettings['storage'] {
+  const storage = {} as DeploySettings['storage'];
+  for (const key of ['reports', 'raw', 'state'] as const) {
+    const location = parseLocation(deployed.storage[key]);
+    if (location.kind !== 'gcs') {
+      throw problem(
+        config,
+        `storage.${key}`,
+        `"${deployed.storage[key]}" is on local disk for the deployed function, where every instance must share it: set it to a gs:// URI (the default config reads $SCHEDULER_${key.toUpperCase()}, which deploy sets to gs://${bucket}/${key})`,
+      );
+    }
+    storage[key] = { bucket: location.bucket, prefix: location.prefix };
+  }
+  return storage;
 }
 
 /** A gen2 function's cloudfunctions.net URL, which deploy makes an accepted audience. */

@@ -1,6 +1,6 @@
 import type { RunRecord } from '../runtime/contract';
-import { excerpt } from './read-body';
-import { isRetryableStatus, parseRetryAfter } from './retry';
+import { excerpt } from '../util/read-body';
+import { isRetryableStatus, parseRetryAfter } from '../util/retry';
 import type { TransportResponse } from './transport';
 import type { CollectorOutcome } from './types';
 

@@ -1,16 +1,15 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { isRetryableAuthError, type HeaderProvider } from '../auth/types';
+import type { HeaderProvider } from '../auth/types';
 import { errorMessage } from '../errors';
 import type { Clock } from '../util/clock';
 import { scrub } from '../util/secrets';
-import { redactUrl } from '../util/url';
-import { GROUP_LEASE_HEADER, groupLeaseName, isLeaseLost, LeaseManager } from '../lease/lease';
-import { networkCause } from './network-errors';
-import { classify, type Attempt } from './classify-response';
-import { nextWait } from './retry-wait';
-import { TransportError, type HttpTransport, type TransportResponse } from './transport';
+import { GROUP_LEASE_HEADER, groupLeaseName, LeaseManager } from '../lease/lease';
+import { postAttempt, stoppedOutcome } from './http-attempt';
+import { lanes } from './lanes';
+import { whyNotRetried } from './why-not-retried';
+import { policyFromConfig, retryResult } from '../util/retry';
+import type { HttpTransport } from './transport';
 import {
-  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -18,9 +17,6 @@ import {
   type DispatchTarget,
   type ProgressListener,
 } from './types';
-
-/** Collectors see who calls them. */
-const USER_AGENT = 'collector-scheduler';
 
 export interface HttpDispatcherDeps {
   transport: HttpTransport;
@@ -143,10 +139,11 @@ export class HttpDispatcher implements Dispatcher {
   }
 
   /**
-   * The retry loop over the pure policy in retry.ts and retry-wait.ts. (p-retry, which the collectors'
-   * upstream client uses, cost 0.09 ms of CPU per dispatch in the fan-out benchmark, a fifth of the
-   * total; this loop is the same policy without it.) Each attempt takes a concurrency slot and gives it
-   * back before any wait, so a collector told to come back later never starves the others.
+   * One collector's attempts, retried by the shared helper (util/retry.ts) with the collector's policy,
+   * a Retry-After capped at its max backoff, and no wait past the execution deadline. (p-retry cost
+   * 0.09 ms of CPU per dispatch in the fan-out benchmark, a fifth of the total; the helper is the same
+   * policy without it.) Each attempt takes a concurrency slot and gives it back before any wait, so a
+   * collector told to come back later never starves the others.
    */
   private async dispatchOne(
     target: DispatchTarget,
@@ -156,116 +153,52 @@ export class HttpDispatcher implements Dispatcher {
   ): Promise<CollectorOutcome> {
     const { clock } = this.deps;
     let started: number | null = null;
-    for (let attempt = 1; ; attempt++) {
-      const result = await run.slots(async () => {
-        if (signal.aborted) return null;
-        started ??= clock.now();
-        run.emit({ type: 'start', name: target.name, attempt, url: target.url });
-        return this.attempt(target, attempt, signal, extraHeaders);
-      });
-      if (result === null || started === null)
-        return this.outcome(target, stoppedOutcome(signal), started ?? clock.now(), attempt - 1);
-      if (result.final || attempt >= target.retry.attempts)
-        return this.outcome(target, result.outcome, started, attempt);
-      const next = nextWait(
-        attempt,
-        target.retry,
-        result.retryAfterMs,
-        run.deadlineAtMs - clock.now(),
-        this.random,
-      );
-      if (!next.wait) {
-        const error = `${result.outcome.error ?? 'retryable failure'}; ${next.why}`;
-        const extra = { ...result.outcome.extra, ...next.extra };
-        return this.outcome(target, { ...result.outcome, error, extra }, started, attempt);
-      }
-      run.emit({
-        type: 'retry',
-        name: target.name,
-        attempt: attempt + 1,
-        delayMs: next.delayMs,
-        reason: result.outcome.error ?? 'retryable failure',
-      });
-      try {
-        await clock.sleep(next.delayMs, signal);
-      } catch {
-        return this.outcome(target, stoppedOutcome(signal), started, attempt);
-      }
+    const result = await retryResult<Partial<CollectorOutcome> | null, Partial<CollectorOutcome>>(
+      async (attempt) => {
+        const verdict = await run.slots(async () => {
+          if (signal.aborted) return null;
+          started ??= clock.now();
+          run.emit({ type: 'start', name: target.name, attempt, url: target.url });
+          return postAttempt(this.deps, target, attempt, signal, extraHeaders);
+        });
+        if (verdict === null) return { ok: true, value: null };
+        if (verdict.final) return { ok: true, value: verdict.outcome };
+        return { ok: false, failure: verdict.outcome, retryable: true, retryAfterMs: verdict.retryAfterMs };
+      },
+      {
+        policy: policyFromConfig(target.retry, { maxRetryAfterMs: target.retry.maxBackoffSeconds * 1000 }),
+        clock,
+        signal,
+        random: this.random,
+        deadlineAtMs: run.deadlineAtMs,
+        onRetry: ({ failure, attempt, delayMs }) =>
+          run.emit({
+            type: 'retry',
+            name: target.name,
+            attempt,
+            delayMs,
+            reason: failure.error ?? 'retryable failure',
+          }),
+      },
+    );
+    if (result.ok) {
+      // null: the signal stopped it before this attempt could start.
+      if (result.value === null || started === null)
+        return this.outcome(target, stoppedOutcome(signal), started ?? clock.now(), result.attempts - 1);
+      return this.outcome(target, result.value, started, result.attempts);
     }
-  }
-
-  private async attempt(
-    target: DispatchTarget,
-    attemptNumber: number,
-    deadline: AbortSignal,
-    extraHeaders: Record<string, string>,
-  ): Promise<Attempt> {
-    // Only failures need the description; parsing the URL for each success is measurable at scale.
-    const where = () => `POST ${redactUrl(target.url)}`;
-    let headers: Record<string, string>;
-    try {
-      headers = await this.deps.auth.headersFor(target.url);
-    } catch (error) {
-      const outcome: Partial<CollectorOutcome> = {
-        status: 'failed',
-        error: errorMessage(error),
-        errorType: 'AuthError',
-      };
-      return isRetryableAuthError(error)
-        ? { final: false, outcome, retryAfterMs: null }
-        : { final: true, outcome };
-    }
-    let response: TransportResponse;
-    try {
-      response = await this.deps.transport.post(target.url, {
-        headers: {
-          ...headers,
-          ...extraHeaders,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'user-agent': USER_AGENT,
-        },
-        body: JSON.stringify({ ...target.payload, attempt: attemptNumber }),
-        timeoutMs: target.timeoutMs,
-        signal: deadline,
-        maxBytes: this.deps.maxResponseBytes,
-      });
-    } catch (error) {
-      if (deadline.aborted) return { final: true, outcome: stoppedOutcome(deadline) };
-      if (!(error instanceof TransportError)) throw error;
-      switch (error.kind) {
-        case 'timeout':
-          return {
-            final: true,
-            outcome: {
-              status: 'failed',
-              error: `${where()}: no answer within timeout_seconds (${target.timeoutMs / 1000} s)`,
-              errorType: 'Timeout',
-            },
-          };
-        case 'too-large':
-          return {
-            final: true,
-            outcome: {
-              status: 'failed',
-              httpStatus: error.status,
-              error: `${where()} answered ${error.status} with a body over ${this.deps.maxResponseBytes} bytes (scheduler.max_response_bytes); not read further`,
-              errorType: 'ResponseTooLarge',
-            },
-          };
-        default: {
-          const cause = networkCause(error);
-          const outcome: Partial<CollectorOutcome> = {
-            status: 'failed',
-            // The cause first, as upstream errors have it: a line cut to width still shows it.
-            error: cause ? `${cause.description}: ${where()}` : `${where()} failed: ${error.message}`,
-            errorType: cause?.type ?? 'ConnectionError',
-          };
-          return cause?.retryable ? { final: false, outcome, retryAfterMs: null } : { final: true, outcome };
-        }
-      }
-    }
-    return classify(where, response, this.deps.clock.now());
+    const startMs = started ?? clock.now();
+    const { stop, failure, attempts } = result;
+    if (stop.kind === 'aborted') return this.outcome(target, stoppedOutcome(signal), startMs, attempts);
+    const why = whyNotRetried(stop, target.retry.maxBackoffSeconds);
+    if (why === null) return this.outcome(target, failure, startMs, attempts);
+    const error = `${failure.error ?? 'retryable failure'}; ${why.text}`;
+    return this.outcome(
+      target,
+      { ...failure, error, extra: { ...failure.extra, ...why.extra } },
+      startMs,
+      attempts,
+    );
   }
 
   private outcome(
@@ -299,30 +232,4 @@ interface Run {
   deadlineAtMs: number;
 }
 
-/** A call cut short by its signal: the execution's deadline or a stop signal, or a lost group lease. */
-function stoppedOutcome(signal: AbortSignal): Partial<CollectorOutcome> {
-  const reason: unknown = signal.reason;
-  if (isLeaseLost(reason))
-    return { status: 'failed', error: reason.message, errorType: reason.errorType, reason: reason.reason };
-  return abortedOutcome(reason);
-}
-
-/**
- * One lane per group (its members in config order) and one per ungrouped collector (its runs one after
- * another: a catch-up before the tick's own run, a backfill's times), unless a target names its own.
- */
-export function lanes(targets: readonly DispatchTarget[]): DispatchTarget[][] {
-  const byGroup = new Map<string, DispatchTarget[]>();
-  const out: DispatchTarget[][] = [];
-  for (const t of targets) {
-    const key = t.group ? `group:${t.group}` : `lane:${t.lane ?? t.name}`;
-    let lane = byGroup.get(key);
-    if (!lane) {
-      lane = [];
-      byGroup.set(key, lane);
-      out.push(lane);
-    }
-    lane.push(t);
-  }
-  return out;
-}
+export { lanes } from './lanes';

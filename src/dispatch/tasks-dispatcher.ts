@@ -3,15 +3,15 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { Config } from '../config/types';
 import { errorMessage } from '../errors';
-import type { Services } from '../services';
+import type { HeaderProvider } from '../auth/types';
+import type { Clock } from '../util/clock';
+import type { Logger } from '../util/log';
 import { tasksClient, tasksEndpoint, type TasksApi } from '../tasks/client';
 import { dispatchDeadline, queueIdFor, queuePath, taskIdFor } from '../tasks/naming';
-import { describeRpcError, hintFor, isAlreadyExists, isRetryableRpc, rpcCode } from '../tasks/rpc-errors';
-import { buildTask, creatorOf, isLoopbackUrl } from '../tasks/task-request';
+import { buildTask, isLoopbackUrl } from '../tasks/task-request';
 import { redactUrl } from '../util/url';
 import { scrub } from '../util/secrets';
 import {
-  abortedOutcome,
   safeListener,
   type CollectorOutcome,
   type DispatchOptions,
@@ -19,7 +19,7 @@ import {
   type DispatchTarget,
   type ProgressListener,
 } from './types';
-import { untilAborted } from '../util/abort';
+import { createTask, failed, type Settled } from './task-create';
 
 /**
  * CreateTask calls in flight at once, on one multiplexed gRPC channel. The client's own CPU per call
@@ -55,9 +55,18 @@ export interface TasksDispatcherOptions {
   client?: () => Promise<TasksApi>;
 }
 
-type Deps = Pick<Services, 'config' | 'clock' | 'logger' | 'env' | 'auth' | 'random'>;
-type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' | 'httpStatus' | 'result'> &
-  Partial<Pick<CollectorOutcome, 'httpStatus' | 'result'>>;
+/** What the tasks dispatcher uses, and nothing more. */
+export interface TasksDispatcherDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  /** Where CLOUD_TASKS_EMULATOR_HOST is read. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The OIDC token settings of each task come from here (task-request.ts). */
+  auth: HeaderProvider;
+  /** For backoff jitter. */
+  random: () => number;
+}
 
 /**
  * Tasks mode: one Cloud Task per collector, and no waiting for the runs. Cloud Tasks delivers each run
@@ -67,26 +76,30 @@ type Settled = Omit<CollectorOutcome, 'name' | 'startMs' | 'endMs' | 'attempts' 
  * The task ID is derived from (collector, scheduled time), so a repeated trigger is refused by Cloud
  * Tasks itself: that collector is reported `scheduled` with `duplicate: true`, not failed.
  */
-export function createTasksDispatcher(services: Deps, options: TasksDispatcherOptions = {}): Dispatcher {
+export function createTasksDispatcher(
+  services: TasksDispatcherDeps,
+  options: TasksDispatcherOptions = {},
+): Dispatcher {
   return new TasksDispatcher(services, options);
 }
 
 class TasksDispatcher implements Dispatcher {
   private readonly concurrency: number;
-  private readonly attempts: number;
-  private readonly attemptTimeoutMs: number;
-  private readonly backoffMs: number;
+  /** The CreateTask policy. */
+  private readonly create: { attempts: number; attemptTimeoutMs: number; backoffMs: number };
   private readonly emulator: string | null;
   private readonly client: () => Promise<TasksApi>;
 
   constructor(
-    private readonly deps: Deps,
+    private readonly deps: TasksDispatcherDeps,
     options: TasksDispatcherOptions,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? TASK_CREATE_CONCURRENCY);
-    this.attempts = Math.max(1, options.attempts ?? TASK_CREATE_ATTEMPTS);
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? TASK_CREATE_TIMEOUT_MS;
-    this.backoffMs = options.backoffMs ?? TASK_CREATE_BACKOFF_MS;
+    this.create = {
+      attempts: Math.max(1, options.attempts ?? TASK_CREATE_ATTEMPTS),
+      attemptTimeoutMs: options.attemptTimeoutMs ?? TASK_CREATE_TIMEOUT_MS,
+      backoffMs: options.backoffMs ?? TASK_CREATE_BACKOFF_MS,
+    };
     const endpoint = tasksEndpoint(deps.env);
     this.emulator = endpoint.emulator;
     this.client = options.client ?? (() => tasksClient(endpoint));
@@ -188,75 +201,13 @@ class TasksDispatcher implements Dispatcher {
       extra['schedule_time'] = new Date(at).toISOString();
     }
 
-    for (let call = 1; ; call++) {
-      if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call - 1 };
-      emit({ type: 'start', name: target.name, attempt: call, url: target.url });
-      try {
-        await untilAborted(
-          client.createTask({ parent, task }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } }),
-          deadline,
-        );
-        return { outcome: { status: 'scheduled', error: null, errorType: null, extra }, calls: call };
-      } catch (error) {
-        if (deadline.aborted) return { outcome: deadlineOutcome(deadline, extra), calls: call };
-        if (isAlreadyExists(error)) {
-          return { outcome: await this.existing(client, name, target, call, extra), calls: call };
-        }
-        const why = describeRpcError(error);
-        if (isRetryableRpc(error) && call < this.attempts) {
-          const delayMs = Math.floor(this.deps.random() * this.backoffMs * 2 ** (call - 1));
-          emit({ type: 'retry', name: target.name, attempt: call + 1, delayMs, reason: why });
-          try {
-            await this.deps.clock.sleep(delayMs, deadline);
-          } catch {
-            return { outcome: deadlineOutcome(deadline, extra), calls: call };
-          }
-          continue;
-        }
-        const tries = call === 1 ? '' : ` after ${call} attempts`;
-        return {
-          outcome: {
-            ...failed(
-              `TASKS_FAILED: could not create the Cloud Task for ${target.name} in queue ${queue}${tries}: ${why}${hintFor(error, queue)}`,
-            ),
-            extra: { ...extra, error_code: 'TASKS_FAILED', rpc_code: rpcCode(error) },
-          },
-          calls: call,
-        };
-      }
-    }
-  }
-
-  /**
-   * ALREADY_EXISTS: this run's task exists. If another execution created it, a repeated trigger was
-   * refused: a duplicate. If this one did (an earlier try whose answer was lost), it is simply
-   * scheduled. The task's header says which; when the task is gone already (it ran), a refusal on the
-   * first try can only be a duplicate.
-   */
-  private async existing(
-    client: TasksApi,
-    name: string,
-    target: DispatchTarget,
-    call: number,
-    extra: Record<string, unknown>,
-  ): Promise<Settled> {
-    const owner = await client
-      .getTask({ name }, { timeout: this.attemptTimeoutMs, retry: { retryCodes: [] } })
-      .then(([task]) => creatorOf(task))
-      .catch(() => null);
-    const ours = owner === target.payload.executionId || (owner === null && call > 1);
-    if (ours) return { status: 'scheduled', error: null, errorType: null, extra };
-    this.deps.logger.info(`${target.name}: task already exists (a repeated trigger); not scheduled again`, {
-      collector: target.name,
-      task: name,
-      ownerExecutionId: owner,
-    });
-    return {
-      status: 'scheduled',
-      error: null,
-      errorType: null,
-      extra: { ...extra, duplicate: true, ...(owner ? { duplicate_of: owner } : {}) },
-    };
+    return createTask(
+      { client, clock: this.deps.clock, random: this.deps.random, logger: this.deps.logger, ...this.create },
+      { parent, task, name, queue, extra },
+      target,
+      deadline,
+      emit,
+    );
   }
 
   private outcome(target: DispatchTarget, partial: Settled, calls: number): CollectorOutcome {
@@ -274,17 +225,6 @@ class TasksDispatcher implements Dispatcher {
       extra: { ...partial.extra, ...(calls > 1 ? { create_calls: calls } : {}) },
     };
   }
-}
-
-function failed(error: string): Settled {
-  return { status: 'failed', error, errorType: 'TasksError' };
-}
-
-function deadlineOutcome(deadline: AbortSignal, extra: Record<string, unknown>): Settled {
-  return {
-    ...abortedOutcome(deadline.reason, ' before the Cloud Task was created (it may exist)'),
-    extra,
-  };
 }
 
 /** What tasks mode needs from the config (normalise.ts checks it when mode is tasks; `--mode` may not). */

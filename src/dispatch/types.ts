@@ -2,7 +2,6 @@ import { errorMessage } from '../errors';
 import { isCancellation } from '../util/cancel';
 import type { RetryPolicy } from '../config/types';
 import type { DispatchPayload } from '../runtime/payload';
-import { NETWORK_ERROR_TYPES } from './network-errors';
 
 /** `cancelled`: a signal (Ctrl-C, Cloud Run's SIGTERM) stopped the execution while it ran. */
 export const COLLECTOR_STATUSES = [
@@ -14,21 +13,6 @@ export const COLLECTOR_STATUSES = [
   'cancelled',
 ] as const;
 export type CollectorStatus = (typeof COLLECTOR_STATUSES)[number];
-
-/** Error types keep the original design's names (those of Python requests' exceptions). */
-export const ERROR_TYPES = [
-  'Timeout',
-  'ConnectionError',
-  'HTTPError',
-  'InvalidResponse',
-  'ResponseTooLarge',
-  'AuthError',
-  'CollectorError',
-  'TasksError',
-  'Cancelled',
-  'LeaseLost',
-  ...NETWORK_ERROR_TYPES,
-] as const;
 
 export interface DispatchTarget {
   name: string;

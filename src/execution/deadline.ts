@@ -122,7 +122,7 @@ export async function dispatchUntilDeadline(
     const outcomes = await untilAborted(
       dispatcher.dispatch(targets, {
         signal: stop.signal,
-        // So that no retry waits past it (retry-wait.ts).
+        // So that no retry waits past it (util/retry.ts's deadline).
         deadlineAtMs,
         force: options.force,
         onProgress: listener,

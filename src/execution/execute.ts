@@ -1,7 +1,6 @@
 import { afterExecution } from '../alerts/alerts';
 import type { DispatchMode } from '../config/types';
-import { HttpDispatcher } from '../dispatch/http-dispatcher';
-import type { Dispatcher, DispatchTarget, ProgressListener } from '../dispatch/types';
+import type { DispatchTarget, ProgressListener } from '../dispatch/types';
 import { errorMessage, SchedulerError } from '../errors';
 import { buildReport, httpStatusFor, type ExecutionReport } from '../report/report';
 import { reportKey, ReportStore, type SaveResult } from '../report/report-store';
@@ -9,50 +8,20 @@ import type { Services } from '../services';
 import { untilAborted } from '../util/abort';
 import { isCancellation } from '../util/cancel';
 import type { Logger } from '../util/log';
-import { redactUrl } from '../util/url';
-import { queueIdFor } from '../tasks/naming';
-import { withShards } from '../shards/dispatcher';
 import { dispatchUntilDeadline, ReportBudget } from './deadline';
 import { newExecutionId } from './execution-id';
 import { claimTick } from './tick-claim';
 import { dispatchGate } from '../schedule/gate';
-import {
-  admitRuns,
-  keyedRuns,
-  planRuns,
-  runIdFor,
-  settleRuns,
-  type AdmittedRun,
-  type AdmittedRuns,
-  type RunPlan,
-} from '../schedule/runs';
+import { admitRuns, planRuns, settleRuns, type AdmittedRuns } from '../schedule/runs';
+import { buildTargets, dispatcherFor, triggerInfo } from './targets';
 import { selectCollectors, type Selection, type Trigger } from './trigger';
+
+export { planExecution, type DryRunPlan } from './dry-run';
 
 export interface ExecutionResult {
   report: ExecutionReport;
   httpStatus: number;
   saved: SaveResult;
-}
-
-export interface DryRunPlan {
-  dry_run: true;
-  execution_id: string;
-  mode: DispatchMode;
-  trigger: ExecutionReport['trigger'];
-  collectors: Record<
-    string,
-    | {
-        url: string;
-        queue: string | null;
-        group: string | null;
-        timeout_seconds: number;
-        payload: DispatchTarget['payload'];
-        /** Not before the start plus this (jitter; a backfill task's spacing). */
-        delay_seconds?: number;
-        trigger?: { kind: string; scheduled_time: string };
-      }
-    | { skipped: true; scheduled_time: string; reason: string | undefined; detail: string | null }
-  >;
 }
 
 /**
@@ -219,110 +188,4 @@ async function saveWithinBudget(
     log.error(message, { executionId: report.execution_id, report });
     return { stored: false, location: null, error: message };
   }
-}
-
-/** What an execution would dispatch, and where, without sending anything. */
-export async function planExecution(services: Services, trigger: Trigger): Promise<DryRunPlan> {
-  const startMs = services.clock.now();
-  const executionId = newExecutionId(startMs);
-  const selection = selectCollectors(services.config, trigger, startMs);
-  const mode = trigger.mode ?? services.config.scheduler.mode;
-  const plan: RunPlan = await planRuns(services, trigger, selection, mode);
-  const runs: AdmittedRun[] = plan.runs.map((r) => ({
-    ...r,
-    runId: runIdFor(executionId, r),
-    release: null,
-  }));
-  const targets = await buildTargets(services, runs);
-  const items = [
-    ...runs.map((run, i) => ({ run, target: targets[i]! as DispatchTarget | null, decided: null })),
-    ...plan.decided.map((d) => ({ run: d.run, target: null, decided: d.outcome })),
-  ];
-  return {
-    dry_run: true,
-    execution_id: executionId,
-    mode,
-    trigger: { ...triggerInfo(trigger, selection), ...(plan.backfill ? { backfill: plan.backfill } : {}) },
-    collectors: Object.fromEntries(
-      keyedRuns(services.config.collectors, items).map(({ key, run, target: t, decided }) => [
-        key,
-        t === null
-          ? {
-              skipped: true as const,
-              scheduled_time: new Date(run.scheduledTimeMs).toISOString(),
-              reason: decided?.reason,
-              detail: decided?.error ?? null,
-            }
-          : {
-              // Shown to whoever asked for the plan: no credentials, no query values.
-              url: redactUrl(t.url),
-              queue: t.queue,
-              group: t.group,
-              timeout_seconds: t.timeoutMs / 1000,
-              payload: t.payload,
-              ...(run.delayMs > 0 ? { delay_seconds: run.delayMs / 1000 } : {}),
-              ...(run.kind === 'catchup' || run.kind === 'backfill'
-                ? { trigger: { kind: run.kind, scheduled_time: new Date(run.scheduledTimeMs).toISOString() } }
-                : {}),
-            },
-      ]),
-    ),
-  };
-}
-
-async function buildTargets(services: Services, runs: readonly AdmittedRun[]): Promise<DispatchTarget[]> {
-  const needsEmbedded = runs.some((r) => r.collector.url === null);
-  const embeddedBase = needsEmbedded ? await services.embedded.baseUrl() : null;
-  return runs.map(({ collector: c, ...run }) => ({
-    name: c.name,
-    url: c.url ?? `${embeddedBase}/collectors/${c.name}`,
-    payload: {
-      executionId: run.runId,
-      collector: c.name,
-      scheduledTime: new Date(run.scheduledTimeMs).toISOString(),
-      attempt: 1,
-      ...(run.overlap ? { overlap: run.overlap } : {}),
-    },
-    timeoutMs: c.timeoutSeconds * 1000,
-    retry: c.retry,
-    group: c.group,
-    groupWaitMs: c.groupWaitSeconds * 1000,
-    queue: queueIdFor(services.config, c),
-    ...(run.delayMs > 0 ? { delayMs: run.delayMs } : {}),
-    ...(run.taskKey ? { taskKey: run.taskKey } : {}),
-    // allow_all: a backfill's runs side by side rather than one after another.
-    ...(run.overlap === 'allow_all' ? { lane: run.runId } : {}),
-  }));
-}
-
-function dispatcherFor(services: Services, mode: DispatchMode): Dispatcher {
-  // A sharded collector's target becomes its shards (shards/dispatcher.ts).
-  return withShards(services, mode, modeDispatcher(services, mode));
-}
-
-function modeDispatcher(services: Services, mode: DispatchMode): Dispatcher {
-  if (mode === 'tasks') {
-    const { createTasksDispatcher } =
-      require('../dispatch/tasks-dispatcher') as typeof import('../dispatch/tasks-dispatcher');
-    return createTasksDispatcher(services);
-  }
-  return new HttpDispatcher({
-    transport: services.transport,
-    clock: services.clock,
-    auth: services.auth,
-    maxConcurrent: services.config.scheduler.maxConcurrentCollectors,
-    maxResponseBytes: services.config.scheduler.maxResponseBytes,
-    random: services.random,
-    leases: services.leases,
-  });
-}
-
-function triggerInfo(trigger: Trigger, selection: Selection): ExecutionReport['trigger'] {
-  return {
-    source: trigger.source,
-    kind: selection.kind,
-    scheduled_time: new Date(selection.scheduledTimeMs).toISOString(),
-    job_name: trigger.jobName,
-    forced: trigger.force,
-  };
 }

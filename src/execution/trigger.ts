@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { closest } from '../config/suggest';
+import { closest } from '../util/suggest';
 import { DISPATCH_MODES, type CollectorConfig, type Config, type DispatchMode } from '../config/types';
 import { RequestError } from '../errors';
 import type { BackfillAsk } from '../schedule/run-plan';

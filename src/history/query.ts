@@ -1,4 +1,4 @@
-import { closest } from '../config/suggest';
+import { closest } from '../util/suggest';
 import type { Config } from '../config/types';
 import { RequestError } from '../errors';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from './history';

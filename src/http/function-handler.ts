@@ -1,9 +1,10 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { configPath, loadConfig } from '../config/load';
 import { builtinCollectors } from '../../collectors';
-import { createServices, type Services } from '../services';
+import { createServices, type Services } from '../create-services';
 import { systemClock, type Clock } from '../util/clock';
 import { createLogger, type Logger } from '../util/log';
+import { Memo } from '../util/single-flight';
 import { createApp } from './app';
 import { withRequestLog } from './request-log';
 import { instanceShutdown } from './shutdown';
@@ -20,14 +21,8 @@ export function createFunctionHandler(
   /** The request log: where it goes, its clock, and where the trace's project comes from. */
   options: { requestLogger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> } = {},
 ): (req: Request, res: Response) => Promise<void> {
-  let services: Promise<Services> | null = null;
-  const getServices = () => {
-    services ??= buildServices().catch((error: unknown) => {
-      services = null;
-      throw error;
-    });
-    return services;
-  };
+  const services = new Memo<Services>(() => buildServices());
+  const getServices = () => services.get();
   const env = options.env ?? process.env;
   // Every request is logged once, rejections included, with its trace.
   const app: AppHandler = withRequestLog(

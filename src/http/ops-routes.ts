@@ -1,13 +1,12 @@
 import type { Services } from '../services';
 import { historyRoute } from './history-route';
-import type { AppRequest, AppResponse } from './types';
+import type { AppRequest, AppResponse, OpsRoute } from './types';
 
 /**
  * The operator's read-only routes: the history (`GET /reports`) and the report page (`GET /ui`,
  * `GET /ui/ID`). They sit behind the same incoming auth as every other route (app.ts checks the caller
  * before it calls them).
  */
-export type OpsRoute = { kind: 'history' } | { kind: 'ui-list' } | { kind: 'ui-execution'; id: string };
 
 export function matchOpsRoute(path: string): OpsRoute | null {
   if (path === '/reports' || path === '/reports/') return { kind: 'history' };

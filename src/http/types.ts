@@ -22,3 +22,6 @@ export function header(request: AppRequest, name: string): string | undefined {
   const value = request.headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/** A route of the operations pages: the history API and the report pages. */
+export type OpsRoute = { kind: 'history' } | { kind: 'ui-list' } | { kind: 'ui-execution'; id: string };

@@ -1,26 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { isSchedulerError, SchedulerError } from '../errors';
 import { isPreconditionFailed, readJson, type ObjectStore } from '../store/types';
 import { isoTime, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
+import { keyOf, LeaseLostError, RenewedLease, type HeldLease, type LeaseRecord } from './held-lease';
 
-/** What a lease object holds: who has it and until when (epoch ms, the holder's clock). */
-export interface LeaseRecord {
-  name: string;
-  /** Unique per acquisition: `<executionId>/<collector>/<random>`. */
-  holder: string;
-  executionId: string;
-  acquiredAt: string;
-  expiresAt: number;
-}
-
-export interface HeldLease {
-  readonly name: string;
-  readonly holder: string;
-  /** Aborted if the lease was lost (not renewed in time and taken by someone else). */
-  readonly lost: AbortSignal;
-  release(): Promise<void>;
-}
+export { isLeaseLost, LeaseLostError, type HeldLease, type LeaseRecord } from './held-lease';
 
 export type AcquireResult = { acquired: true; lease: HeldLease } | { acquired: false; holder: LeaseRecord };
 
@@ -54,25 +38,6 @@ export const DEFAULT_LEASE_TTL_MS = 60_000;
  * @default 5 s
  */
 export const LEASE_CLOCK_SKEW_MS = 5_000;
-
-/** A lease its holder could not renew in time, or that someone else took over: the holder stops. */
-export class LeaseLostError extends SchedulerError {
-  /** For run records and reports: the collector was stopped because its group lease was lost. */
-  readonly errorType = 'LeaseLost';
-  readonly reason = 'lease_lost';
-
-  constructor(name: string, why: string) {
-    super('LEASE_LOST', `lease ${name} lost: ${why}; stopped so as not to run beside its next holder`, {
-      details: { lease: name },
-    });
-    this.name = 'LeaseLostError';
-  }
-}
-
-/** What a held lease's `lost` signal aborts with. */
-export function isLeaseLost(reason: unknown): reason is LeaseLostError {
-  return isSchedulerError(reason, 'LEASE_LOST');
-}
 
 /**
  * Mutual exclusion across processes and instances through the object store: a lease is an object
@@ -139,7 +104,20 @@ export class LeaseManager {
           this.logger.warn(`lease ${name} taken over from ${current.value.holder}, which let it expire`, {
             lease: name,
           });
-        return { acquired: true, lease: this.hold(record, written.generation, ttlMs) };
+        return {
+          acquired: true,
+          lease: new RenewedLease(
+            {
+              store: this.store,
+              clock: this.clock,
+              logger: this.logger,
+              giveUpMarginMs: this.giveUpMarginMs(ttlMs),
+            },
+            record,
+            written.generation,
+            ttlMs,
+          ),
+        };
       } catch (error) {
         // Someone else created or took it between our read and write: look again.
         if (!isPreconditionFailed(error)) throw error;
@@ -210,95 +188,4 @@ export class LeaseManager {
     poll();
     return { lost: lost.signal, stop };
   }
-
-  private hold(record: LeaseRecord, firstGeneration: string, ttlMs: number): HeldLease {
-    const key = keyOf(record.name);
-    const lost = new AbortController();
-    let generation = firstGeneration;
-    let released = false;
-    let cancelTimer: () => void = () => undefined;
-    let cancelExpiry: () => void = () => undefined;
-    let renewing: Promise<void> = Promise.resolve();
-
-    const loseIt = (why: string) => {
-      if (lost.signal.aborted) return;
-      cancelTimer();
-      cancelExpiry();
-      this.logger.error(`lease ${record.name} was lost: ${why}`, {
-        lease: record.name,
-        holder: record.holder,
-      });
-      lost.abort(new LeaseLostError(record.name, why));
-    };
-    // Not renewed by the skew margin before the expiry last written: give it up before anyone may take it.
-    const expireAt = (expiresAt: number) => {
-      cancelExpiry();
-      cancelExpiry = this.clock.schedule(expiresAt - this.giveUpMarginMs(ttlMs) - this.clock.now(), () =>
-        loseIt(`it could not be renewed before it expired at ${isoTime(expiresAt)}`),
-      );
-    };
-    expireAt(record.expiresAt);
-
-    // The next renewal is scheduled before this one writes, so the cadence does not drift with the
-    // store's latency; renewals run one after another, each with the generation the last one wrote.
-    const renew = async () => {
-      if (released || lost.signal.aborted) return;
-      schedule();
-      try {
-        const next = { ...record, expiresAt: this.clock.now() + ttlMs };
-        const written = await this.store.put(key, JSON.stringify(next), {
-          contentType: 'application/json',
-          ifGenerationMatch: generation,
-        });
-        if (lost.signal.aborted) return;
-        generation = written.generation;
-        expireAt(next.expiresAt);
-      } catch (error) {
-        if (lost.signal.aborted) return;
-        if (isPreconditionFailed(error)) {
-          loseIt('someone took it over after it expired');
-        } else {
-          // A store hiccup: try again soon; the lease is still ours until it expires.
-          this.logger.warn(`lease ${record.name} renewal failed, retrying: ${(error as Error).message}`, {
-            lease: record.name,
-          });
-          cancelTimer();
-          schedule(Math.min(ttlMs / 3, Math.max(1_000, ttlMs / 10)));
-        }
-      }
-    };
-    const schedule = (delay = ttlMs / 3) => {
-      cancelTimer = this.clock.schedule(delay, () => {
-        renewing = renewing.then(renew);
-      });
-    };
-    schedule();
-
-    return {
-      name: record.name,
-      holder: record.holder,
-      lost: lost.signal,
-      release: async () => {
-        if (released) return;
-        released = true;
-        cancelTimer();
-        cancelExpiry();
-        await renewing;
-        if (lost.signal.aborted) return;
-        try {
-          await this.store.delete(key, { ifGenerationMatch: generation });
-        } catch (error) {
-          // Not ours any more (taken over after expiry), or the store failed: it expires on its own.
-          if (!isPreconditionFailed(error))
-            this.logger.warn(`lease ${record.name} not released: ${(error as Error).message}`, {
-              lease: record.name,
-            });
-        }
-      },
-    };
-  }
-}
-
-function keyOf(name: string): string {
-  return `leases/${name}.json`;
 }

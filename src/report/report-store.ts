@@ -104,22 +104,6 @@ export class ReportStore {
   async get(executionId: string): Promise<ExecutionReport | null> {
     return (await readJson<ExecutionReport>(this.store, reportKey(executionId)))?.value ?? null;
   }
-
-  /** Reports of the last `days` days, newest first (for run-time statistics). */
-  async recent(days: number, now: Date, limit = 50): Promise<ExecutionReport[]> {
-    const out: ExecutionReport[] = [];
-    for (let d = 0; d < days && out.length < limit; d++) {
-      const day = new Date(now.getTime() - d * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '/');
-      const keys: string[] = [];
-      for await (const info of this.store.list(`${day}/`)) keys.push(info.key);
-      for (const key of keys.sort().reverse()) {
-        const found = await readJson<ExecutionReport>(this.store, key).catch(() => null);
-        if (found) out.push(found.value);
-        if (out.length >= limit) break;
-      }
-    }
-    return out;
-  }
 }
 
 /** The `start_time` of a stored report, or null if the bytes are not one. */

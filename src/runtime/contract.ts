@@ -4,6 +4,9 @@ import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';
 import type { TokenBroker } from '../token/types';
 import type { RawOutput } from './output';
+import type { Manifest, UnitsSummary } from './manifest';
+
+export type { Manifest, ManifestObject, UnitFailure, UnitsSummary } from './manifest';
 
 /**
  * The plug-in contract every collector implements. A run must be idempotent for one
@@ -93,26 +96,6 @@ export interface CollectorResult {
   units?: UnitsSummary;
 }
 
-/** One unit of work that failed while the others went on. */
-export interface UnitFailure {
-  /** What it was, e.g. `2024/75`, `commune 35238`, `ad_report 2026-11-21`. */
-  unit: string;
-  error: string;
-  errorType: string;
-  /** Whether a later run may succeed where this one failed. */
-  retryable: boolean;
-}
-
-export interface UnitsSummary {
-  total: number;
-  succeeded: number;
-  /** Nothing to do (unchanged, not published, excluded). */
-  skipped: number;
-  failed: number;
-  /** The failed units with their reasons (the first ones, when there are very many). */
-  failures: UnitFailure[];
-}
-
 /** `cancelled`: a signal stopped the process while the collector ran (another delivery may run it). */
 export const RUN_STATUSES = ['running', 'success', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -147,24 +130,4 @@ export interface RunRecord {
   expiresAt?: string | null;
   /** The shard this run is (its record lives with the shard's, see shards/layout.ts). */
   shard?: string;
-}
-
-export interface ManifestObject {
-  key: string;
-  bytes: number;
-  md5: string;
-  records: number | null;
-  contentType: string;
-}
-
-export interface Manifest {
-  /** Where the manifest itself is stored. */
-  location: string;
-  collector: string;
-  executionId: string;
-  scheduledTime: string;
-  objects: ManifestObject[];
-  totals: { objects: number; bytes: number; records: number };
-  /** The run's units of work, failed ones with their reasons (absent for collectors without units). */
-  units?: UnitsSummary;
 }

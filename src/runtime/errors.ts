@@ -1,5 +1,5 @@
-import { networkCause, type NetworkCause, type NetworkErrorType } from '../dispatch/network-errors';
-import { isRetryableStatus } from '../dispatch/retry';
+import { networkCause, type NetworkCause, type NetworkErrorType } from '../util/network-errors';
+import { isRetryableStatus } from '../util/retry';
 import { SchedulerError, type ErrorCode, type SchedulerErrorOptions } from '../errors';
 import { redactUrl } from '../util/url';
 

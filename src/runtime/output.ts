@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readJson, type ObjectStore } from '../store/types';
-import type { Manifest, ManifestObject, UnitsSummary } from './contract';
+import type { Manifest, ManifestObject, UnitsSummary } from './manifest';
 
 export interface WriteOptions {
   contentType: string;

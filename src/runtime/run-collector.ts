@@ -1,4 +1,4 @@
-import { networkCause } from '../dispatch/network-errors';
+import { networkCause } from '../util/network-errors';
 import { errorMessage, isSchedulerError, SchedulerError } from '../errors';
 import type { SecretSource } from '../secrets/types';
 import type { ObjectStore } from '../store/types';

@@ -1,8 +1,7 @@
-import pRetry from 'p-retry';
 import type { RetryPolicy } from '../config/types';
-import { BodyTooLargeError, excerpt, readBounded } from '../dispatch/read-body';
-import { networkCause } from '../dispatch/network-errors';
-import { backoffDelayMs, parseRetryAfter } from '../dispatch/retry';
+import { BodyTooLargeError, excerpt, readBounded } from '../util/read-body';
+import { networkCause } from '../util/network-errors';
+import { isProgrammingTypeError, parseRetryAfter, policyFromConfig, retry } from '../util/retry';
 import { errorMessage } from '../errors';
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
@@ -49,7 +48,7 @@ export async function requestUpstream(
   const method = request.method ?? 'GET';
   const policy = request.retry ?? UPSTREAM_RETRY;
   const maxBytes = request.maxBytes ?? MAX_UPSTREAM_BYTES;
-  return pRetry(
+  return retry(
     async () => {
       let response: Response;
       try {
@@ -86,28 +85,24 @@ export async function requestUpstream(
       );
     },
     {
-      retries: policy.attempts - 1,
-      minTimeout: 0,
-      maxTimeout: 0,
-      randomize: false,
+      policy: policyFromConfig(policy),
+      clock: deps.clock,
       signal: deps.signal,
-      shouldRetry: ({ error }) => worthRetrying(error),
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (!worthRetrying(error) || retriesLeft === 0) return;
-        const delayMs =
-          (error instanceof UpstreamHttpError ? error.retryAfterMs : null) ??
-          backoffDelayMs(attemptNumber, policy, deps.random);
+      ...(deps.random ? { random: deps.random } : {}),
+      retryable: worthRetrying,
+      retryAfterMs: (error) => (error instanceof UpstreamHttpError ? error.retryAfterMs : null),
+      onRetry: ({ failure, attempt, delayMs }) =>
         deps.log.warn(`upstream call failed, retrying in ${delayMs} ms`, {
-          error: error.message,
-          upstreamAttempt: attemptNumber,
-        });
-        await deps.clock.sleep(delayMs, deps.signal);
-      },
+          error: errorMessage(failure),
+          upstreamAttempt: attempt - 1,
+        }),
     },
   );
 }
 
 function worthRetrying(error: unknown): boolean {
+  // A bug is never retried: anything not an Error, and a TypeError other than fetch's network failures.
+  if (!(error instanceof Error) || isProgrammingTypeError(error)) return false;
   if (error instanceof PermanentError) return false;
   if (error instanceof UpstreamHttpError || error instanceof UpstreamNetworkError) return error.retryable;
   return true;

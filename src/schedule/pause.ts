@@ -1,5 +1,5 @@
 import type { CollectorConfig, Config } from '../config/types';
-import { closest } from '../config/suggest';
+import { closest } from '../util/suggest';
 import { RequestError } from '../errors';
 import { isPreconditionFailed, putJson, readJson, type ObjectStore } from '../store/types';
 

@@ -3,6 +3,8 @@ import { assertGoogleCredentials } from '../auth/credentials';
 import { SchedulerError, errorMessage, isSchedulerError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
 import type { Logger } from '../util/log';
+import { retryResult, type RetryPolicy } from '../util/retry';
+import { Memo, MemoMap } from '../util/single-flight';
 import { registerSecret, scrub } from '../util/secrets';
 import type { CredentialRef, SecretSource } from './types';
 
@@ -65,16 +67,30 @@ const RETRYABLE = new Set([GRPC.UNAVAILABLE, GRPC.DEADLINE_EXCEEDED]);
  */
 export class SecretManagerSource implements SecretSource {
   private readonly clock: Clock;
-  private readonly attempts: number;
-  private readonly backoffMs: number;
+  /** Exponential waits from `backoffMs`, doubling, without jitter (one caller per secret and instance). */
+  private readonly retryPolicy: RetryPolicy;
   private readonly attemptTimeoutMs: number;
-  private client: Promise<SecretManagerServiceClient> | null = null;
-  private readonly values = new Map<string, Promise<string>>();
+  /**
+   * The client, built once. Credentials are checked first: a gax client built without them leaves an
+   * unhandled rejection behind. Insecure channel credentials (a loopback test server) need none.
+   */
+  private readonly client = new Memo<SecretManagerServiceClient>(async () => {
+    const options = this.options.client;
+    if (!options?.sslCreds) await assertGoogleCredentials();
+    const { SecretManagerServiceClient } =
+      require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
+    return new SecretManagerServiceClient(options ? { ...options } : undefined);
+  });
+  private readonly values = new MemoMap<string, string>();
 
   constructor(private readonly options: SecretManagerSourceOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.attempts = Math.max(1, options.attempts ?? SECRET_FETCH_ATTEMPTS);
-    this.backoffMs = options.backoffMs ?? SECRET_RETRY_BACKOFF_MS;
+    this.retryPolicy = {
+      attempts: Math.max(1, options.attempts ?? SECRET_FETCH_ATTEMPTS),
+      baseDelayMs: options.backoffMs ?? SECRET_RETRY_BACKOFF_MS,
+      maxDelayMs: Number.POSITIVE_INFINITY,
+      jitter: 'none',
+    };
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? SECRET_ATTEMPT_TIMEOUT_MS;
   }
 
@@ -103,99 +119,82 @@ export class SecretManagerSource implements SecretSource {
         ),
       );
     }
-    let value = this.values.get(name);
-    if (!value) {
-      value = this.fetch(name);
-      // Only values are kept: a missing secret may be created, an outage may end, before the next call.
-      value.catch(() => this.values.delete(name));
-      this.values.set(name, value);
-    }
-    return value;
+    // Only values are kept: a missing secret may be created, an outage may end, before the next call.
+    return this.values.get(name, () => this.fetch(name));
   }
 
   /** Closes the gRPC channel, if one was opened. */
   async close(): Promise<void> {
-    const client = this.client;
-    this.client = null;
+    const client = this.client.peek();
+    this.client.clear();
     if (client) await client.then((c) => c.close()).catch(() => undefined);
   }
 
   private async fetch(name: string): Promise<string> {
-    const client = await this.connect();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const [version] = await client.accessSecretVersion(
-          { name },
-          { retry: { retryCodes: [] }, timeout: this.attemptTimeoutMs },
-        );
-        const data = version.payload?.data;
-        if (data === null || data === undefined) {
-          throw new SchedulerError(
-            'SECRET_UNAVAILABLE',
-            `Secret Manager answered no payload for secret ${name}`,
-            {
-              details: { secret: name },
-            },
-          );
+    const client = await this.client.get();
+    const describe = (error: unknown) => `${statusName(grpcCode(error))}: ${scrub(grpcDetails(error))}`;
+    const result = await retryResult<string, unknown>(
+      async () => {
+        try {
+          return { ok: true, value: await this.fetchOnce(client, name) };
+        } catch (error) {
+          if (isSchedulerError(error)) throw error;
+          const code = grpcCode(error);
+          const why = describe(error);
+          if (code === GRPC.NOT_FOUND) {
+            throw new SchedulerError(
+              'SECRET_NOT_FOUND',
+              `secret ${name} does not exist or has no enabled version (${why})`,
+              { cause: error, details: { secret: name } },
+            );
+          }
+          if (code === GRPC.PERMISSION_DENIED || code === GRPC.UNAUTHENTICATED) {
+            throw new SchedulerError(
+              'SECRET_FORBIDDEN',
+              `reading secret ${name} was refused (${why}): grant roles/secretmanager.secretAccessor on it to the service account the scheduler runs as`,
+              { cause: error, details: { secret: name } },
+            );
+          }
+          return { ok: false, failure: error, retryable: code !== undefined && RETRYABLE.has(code) };
         }
-        const value = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-        registerSecret(value);
-        return value;
-      } catch (error) {
-        if (isSchedulerError(error)) throw error;
-        const code = grpcCode(error);
-        const why = `${statusName(code)}: ${scrub(grpcDetails(error))}`;
-        if (code === GRPC.NOT_FOUND) {
-          throw new SchedulerError(
-            'SECRET_NOT_FOUND',
-            `secret ${name} does not exist or has no enabled version (${why})`,
-            { cause: error, details: { secret: name } },
-          );
-        }
-        if (code === GRPC.PERMISSION_DENIED || code === GRPC.UNAUTHENTICATED) {
-          throw new SchedulerError(
-            'SECRET_FORBIDDEN',
-            `reading secret ${name} was refused (${why}): grant roles/secretmanager.secretAccessor on it to the service account the scheduler runs as`,
-            { cause: error, details: { secret: name } },
-          );
-        }
-        if (code !== undefined && RETRYABLE.has(code) && attempt < this.attempts) {
-          const delayMs = this.backoffMs * 2 ** (attempt - 1);
-          this.options.logger?.warn(`Secret Manager: ${why}; retrying secret ${name} in ${delayMs} ms`, {
-            secret: name,
-            attempt,
-            delayMs,
-          });
-          await this.clock.sleep(delayMs);
-          continue;
-        }
-        const tries = attempt === 1 ? '' : ` after ${attempt} attempts`;
-        throw new SchedulerError(
-          'SECRET_UNAVAILABLE',
-          `could not read secret ${name} from Secret Manager${tries} (${why})`,
-          {
-            cause: error,
-            details: { secret: name, attempts: attempt },
-          },
-        );
-      }
-    }
+      },
+      {
+        policy: this.retryPolicy,
+        clock: this.clock,
+        onRetry: ({ failure, attempt, delayMs }) =>
+          this.options.logger?.warn(
+            `Secret Manager: ${describe(failure)}; retrying secret ${name} in ${delayMs} ms`,
+            { secret: name, attempt: attempt - 1, delayMs },
+          ),
+      },
+    );
+    if (result.ok) return result.value;
+    const tries = result.attempts === 1 ? '' : ` after ${result.attempts} attempts`;
+    throw new SchedulerError(
+      'SECRET_UNAVAILABLE',
+      `could not read secret ${name} from Secret Manager${tries} (${describe(result.failure)})`,
+      { cause: result.failure, details: { secret: name, attempts: result.attempts } },
+    );
   }
 
-  /**
-   * The client, built once. Credentials are checked first: a gax client built without them leaves an
-   * unhandled rejection behind. Insecure channel credentials (a loopback test server) need none.
-   */
-  private connect(): Promise<SecretManagerServiceClient> {
-    this.client ??= (async () => {
-      const options = this.options.client;
-      if (!options?.sslCreds) await assertGoogleCredentials();
-      const { SecretManagerServiceClient } =
-        require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
-      return new SecretManagerServiceClient(options ? { ...options } : undefined);
-    })();
-    this.client.catch(() => (this.client = null));
-    return this.client;
+  private async fetchOnce(client: SecretManagerServiceClient, name: string): Promise<string> {
+    const [version] = await client.accessSecretVersion(
+      { name },
+      { retry: { retryCodes: [] }, timeout: this.attemptTimeoutMs },
+    );
+    const data = version.payload?.data;
+    if (data === null || data === undefined) {
+      throw new SchedulerError(
+        'SECRET_UNAVAILABLE',
+        `Secret Manager answered no payload for secret ${name}`,
+        {
+          details: { secret: name },
+        },
+      );
+    }
+    const value = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+    registerSecret(value);
+    return value;
   }
 }
 

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SchedulerError } from '../errors';
+import { systemClock } from '../util/clock';
+import { retryResult, type RetryPolicy } from '../util/retry';
 import { inlineHash, streamHash, type StreamHash } from './md5-offload';
 import {
   checkKey,
@@ -20,6 +22,13 @@ import {
 /** How long a key lock may be held before others consider its holder dead (a lock lives microseconds). */
 const STALE_LOCK_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
+/** Waiting for another writer's lock: short full-jitter waits (1 ms doubling to 20 ms) for up to LOCK_WAIT_MS. */
+const LOCK_RETRY: RetryPolicy = {
+  attempts: Number.POSITIVE_INFINITY,
+  baseDelayMs: 1,
+  maxDelayMs: 20,
+  budgetMs: LOCK_WAIT_MS,
+};
 /**
  * Bytes the temp file's stream buffers while a write is in flight; they go out in one writev. At the
  * default 16 KiB every socket chunk was its own write and the socket paused while it ran (bench/streams).
@@ -161,23 +170,26 @@ export class FsObjectStore implements ObjectStore {
 
   private async withLock<T>(target: string, body: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(target), `.${path.basename(target)}.lock`);
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fsp.mkdir(lock);
-        break;
-      } catch (error) {
-        if (!isCode(error, 'EEXIST')) throw error;
-        const stat = await fsp.stat(lock).catch(() => null);
-        if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
-          await fsp.rmdir(lock).catch(() => undefined);
-          continue;
+    const locked = await retryResult<void, unknown>(
+      async () => {
+        try {
+          await fsp.mkdir(lock);
+          return { ok: true, value: undefined };
+        } catch (error) {
+          if (!isCode(error, 'EEXIST')) throw error;
+          const stat = await fsp.stat(lock).catch(() => null);
+          if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+            // Its holder died long ago: take the lock over at once.
+            await fsp.rmdir(lock).catch(() => undefined);
+            return { ok: false, failure: error, retryable: true, retryAfterMs: 0 };
+          }
+          return { ok: false, failure: error, retryable: true };
         }
-        if (Date.now() - started > LOCK_WAIT_MS) {
-          throw new SchedulerError('STORE_UNAVAILABLE', `timed out waiting for the write lock of ${target}`);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(20, 1 + attempt) * Math.random()));
-      }
+      },
+      { policy: LOCK_RETRY, clock: systemClock },
+    );
+    if (!locked.ok) {
+      throw new SchedulerError('STORE_UNAVAILABLE', `timed out waiting for the write lock of ${target}`);
     }
     try {
       return await body();

@@ -1,4 +1,4 @@
-import { isRetryableStatus, networkErrorCode } from '../dispatch/retry';
+import { isRetryableStatus, networkErrorCode } from '../util/retry';
 import { SchedulerError } from '../errors';
 import { redactUrl } from '../util/url';
 

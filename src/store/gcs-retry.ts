@@ -1,5 +1,4 @@
-import pRetry from 'p-retry';
-import { backoffDelayMs } from '../dispatch/retry';
+import { retryResult } from '../util/retry';
 import { SchedulerError } from '../errors';
 import type { Clock } from '../util/clock';
 import {
@@ -39,59 +38,42 @@ export async function retryingCall<T>(
 ): Promise<T> {
   const { clock, retry } = settings;
   const { operation, object } = target;
-  const policy = {
-    attempts: Infinity,
-    minBackoffSeconds: retry.minBackoffMs / 1000,
-    maxBackoffSeconds: retry.maxBackoffMs / 1000,
-  };
   const started = clock.now();
   let ambiguous = false;
-  let exhausted = false;
-  try {
-    return await pRetry(
-      async (n) => {
-        try {
-          return await attempt({ attempt: n, ambiguous });
-        } catch (error) {
-          const transient = transientReason(error);
-          if (transient === null) throw error;
-          ambiguous ||= transient.ambiguous;
-          throw new TransientError(transient.reason, error);
-        }
+  const result = await retryResult<T, TransientError>(
+    async (n) => {
+      try {
+        return { ok: true, value: await attempt({ attempt: n, ambiguous }) };
+      } catch (error) {
+        if (error instanceof NotRetried) throw error.original;
+        const transient = transientReason(error);
+        if (transient === null) throw permanentError(target, error);
+        ambiguous ||= transient.ambiguous;
+        return { ok: false, failure: new TransientError(transient.reason, error), retryable: true };
+      }
+    },
+    {
+      policy: {
+        attempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: retry.minBackoffMs,
+        maxDelayMs: retry.maxBackoffMs,
+        budgetMs: retry.budgetMs,
       },
-      {
-        retries: Infinity,
-        minTimeout: 0,
-        maxTimeout: 0,
-        randomize: false,
-        shouldRetry: ({ error }) => error instanceof TransientError && !exhausted,
-        onFailedAttempt: async ({ error, attemptNumber }) => {
-          if (!(error instanceof TransientError)) return;
-          const delayMs = backoffDelayMs(attemptNumber, policy, settings.random);
-          if (clock.now() - started + delayMs > retry.budgetMs) {
-            exhausted = true;
-            error.attempts = attemptNumber;
-            return;
-          }
-          await clock.sleep(delayMs);
-        },
-      },
-    );
-  } catch (error) {
-    if (error instanceof NotRetried) throw error.original;
-    if (error instanceof TransientError) {
-      const seconds = ((clock.now() - started) / 1000).toFixed(1);
-      throw new SchedulerError(
-        'STORE_UNAVAILABLE',
-        `Cloud Storage ${operation} ${object} failed after ${error.attempts} attempts in ${seconds} s: ${error.message}`,
-        {
-          cause: safeCause(error.original),
-          details: { operation, object, attempts: error.attempts },
-        },
-      );
-    }
-    throw permanentError(target, error);
-  }
+      clock,
+      random: settings.random,
+    },
+  );
+  if (result.ok) return result.value;
+  const error = result.failure;
+  const seconds = ((clock.now() - started) / 1000).toFixed(1);
+  throw new SchedulerError(
+    'STORE_UNAVAILABLE',
+    `Cloud Storage ${operation} ${object} failed after ${result.attempts} attempts in ${seconds} s: ${error.message}`,
+    {
+      cause: safeCause(error.original),
+      details: { operation, object, attempts: result.attempts },
+    },
+  );
 }
 
 /** A failure no retry fixes, as a store error naming the operation, the object and what to do. */

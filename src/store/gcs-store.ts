@@ -1,14 +1,21 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Storage, type Bucket, type FileMetadata } from '@google-cloud/storage';
+import { Storage, type Bucket } from '@google-cloud/storage';
 import { assertGoogleCredentials } from '../auth/credentials';
-import { SchedulerError } from '../errors';
-import { systemClock, type Clock } from '../util/clock';
-import { bucketMissing, headerOf, NotRetried, ObjectChanged, safeCause, statusOf } from './gcs-errors';
+import { systemClock } from '../util/clock';
+import { bucketMissing, ObjectChanged, safeCause, statusOf } from './gcs-errors';
 import { retryingCall } from './gcs-retry';
 import { download, withTimeout } from './gcs-download';
-import { Spool, uploadStatus } from './gcs-upload';
+import {
+  GCS_RETRY_DEFAULTS,
+  KIB_256,
+  UPLOAD_CHUNK_DEFAULT,
+  type GcsSettings,
+  type GcsStoreOptions,
+} from './gcs-settings';
+import { Spool } from './gcs-upload';
+import { putResumable, putSmall } from './gcs-write';
+
+export { GCS_RETRY_DEFAULTS, type GcsRetryOptions, type GcsStoreOptions } from './gcs-settings';
 import type { StoreLocation } from './location';
 import {
   checkKey,
@@ -20,61 +27,6 @@ import {
   type StoredObject,
   type WriteResult,
 } from './types';
-
-/** How the store retries transient failures (429, 5xx, connection resets, timeouts). */
-export interface GcsRetryOptions {
-  /** Give up with STORE_UNAVAILABLE rather than wait past this, counted from an operation's first attempt. @default 30_000 */
-  budgetMs?: number;
-  /** Ceiling of the first full-jitter wait; it doubles per failure. @default 250 */
-  minBackoffMs?: number;
-  /** Largest ceiling of one wait. @default 8_000 */
-  maxBackoffMs?: number;
-}
-
-export interface GcsStoreOptions {
-  /** A Cloud Storage JSON API endpoint (a test server); STORAGE_EMULATOR_HOST also works, read by the client. */
-  apiEndpoint?: string;
-  projectId?: string;
-  clock?: Clock;
-  retry?: GcsRetryOptions;
-  random?: () => number;
-  /** Per-request timeout of uploads (a resumable upload's chunk is one request). @default 60_000 */
-  requestTimeoutMs?: number;
-  /**
-   * A download with no answer or no new bytes for this long, or a metadata read, list page or delete
-   * not answered within it, is abandoned and retried (within the retry budget). @default 15_000
-   */
-  stallTimeoutMs?: number;
-  /**
-   * Streams go up in resumable chunks of this size (a multiple of 256 KiB); a failed one is sent again
-   * from the byte the server confirmed. A stream or buffer no larger than one chunk is sent in one
-   * multipart request instead. A streaming write holds about one chunk plus the client's own
-   * read-ahead (measured ~8 MiB) in memory. @default 8 MiB
-   */
-  uploadChunkBytes?: number;
-  /** Items asked for per list page (the API's maximum is 1000). @default 1000 */
-  listPageSize?: number;
-}
-
-export const GCS_RETRY_DEFAULTS: Required<GcsRetryOptions> = {
-  budgetMs: 30_000,
-  minBackoffMs: 250,
-  maxBackoffMs: 8_000,
-};
-const KIB_256 = 256 * 1024;
-const UPLOAD_CHUNK_DEFAULT = 32 * KIB_256;
-/** Custom metadata naming the conditional write that produced an object (see `put`). */
-const WRITE_ID = 'scheduler-write-id';
-
-interface Settings {
-  clock: Clock;
-  random: () => number;
-  retry: Required<GcsRetryOptions>;
-  chunkBytes: number;
-  pageSize: number;
-  timeoutMs: number;
-  stallMs: number;
-}
 
 /**
  * Opens the store for a `gs://bucket/prefix` location. Against real Google (no apiEndpoint, no
@@ -145,10 +97,10 @@ function client(apiEndpoint: string | undefined, projectId: string | undefined, 
  */
 export class GcsObjectStore implements ObjectStore {
   constructor(
-    private readonly bucket: Bucket,
+    readonly bucket: Bucket,
     private readonly root: string,
     readonly location: string,
-    private readonly settings: Settings,
+    readonly settings: GcsSettings,
   ) {}
 
   scope(prefix: string): ObjectStore {
@@ -185,7 +137,7 @@ export class GcsObjectStore implements ObjectStore {
   async put(key: string, data: Buffer | string, options: PutOptions = {}): Promise<WriteResult> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (buf.length > this.settings.chunkBytes) return this.putStream(key, Readable.from([buf]), options);
-    return this.putSmall(key, this.objectName(key), buf, options);
+    return putSmall(this, key, this.objectName(key), buf, options);
   }
 
   async putStream(
@@ -197,34 +149,9 @@ export class GcsObjectStore implements ObjectStore {
     const spool = new Spool(source);
     while (!spool.ended && spool.pulled <= this.settings.chunkBytes) await spool.pull();
     if (spool.ended && spool.pulled <= this.settings.chunkBytes) {
-      return this.putSmall(key, name, spool.retained(), options);
+      return putSmall(this, key, name, spool.retained(), options);
     }
-    const uri = await this.retrying('put', name, async () => {
-      try {
-        const [session] = await withTimeout(
-          this.settings.clock,
-          this.settings.timeoutMs,
-          `Cloud Storage put ${this.uri(name)}`,
-          this.bucket.file(name).createResumableUpload({
-            metadata: { contentType: options.contentType ?? 'application/octet-stream' },
-            ...preconditionOpts(options.ifGenerationMatch),
-          }),
-        );
-        return session;
-      } catch (error) {
-        if (statusOf(error) === 412) throw this.preconditionFailed(key, options.ifGenerationMatch, error);
-        throw error;
-      }
-    });
-    const meta = await this.upload(key, name, uri, spool, options);
-    // End to end: what the server stored is what we read (a resumed upload skips the client's crc32c).
-    if (meta.md5Hash !== undefined && meta.md5Hash !== spool.md5().toString('base64')) {
-      throw new SchedulerError(
-        'STORE_UNAVAILABLE',
-        `upload of ${this.uri(name)} was corrupted (md5 mismatch)`,
-      );
-    }
-    return { key, generation: String(meta.generation), size: spool.pulled, md5: spool.md5().toString('hex') };
+    return putResumable(this, key, name, spool, options);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -285,115 +212,8 @@ export class GcsObjectStore implements ObjectStore {
     });
   }
 
-  /** One multipart request, retried whole (the body is in memory). */
-  private async putSmall(key: string, name: string, data: Buffer, options: PutOptions): Promise<WriteResult> {
-    const md5 = createHash('md5').update(data).digest('hex');
-    const expected = options.ifGenerationMatch;
-    const writeId = expected !== undefined ? randomUUID() : undefined;
-    return this.retrying('put', name, async ({ ambiguous }) => {
-      const file = this.bucket.file(name);
-      try {
-        await withTimeout(
-          this.settings.clock,
-          this.settings.timeoutMs,
-          `Cloud Storage put ${this.uri(name)}`,
-          file.save(data, {
-            resumable: false,
-            validation: 'crc32c',
-            ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-            ...(writeId !== undefined ? { metadata: { metadata: { [WRITE_ID]: writeId } } } : {}),
-            ...preconditionOpts(expected),
-          }),
-        );
-      } catch (error) {
-        if (statusOf(error) !== 412) throw error;
-        if (ambiguous && writeId !== undefined) {
-          const landed = await this.landedGeneration(name, writeId);
-          if (landed !== null) return { key, generation: landed, size: data.length, md5 };
-        }
-        throw this.preconditionFailed(key, expected ?? '', error);
-      }
-      return { key, generation: String(file.metadata.generation), size: data.length, md5 };
-    });
-  }
-
-  /** The generation of `name` if it is the object written with `writeId`, else null. */
-  private async landedGeneration(name: string, writeId: string): Promise<string | null> {
-    try {
-      const [meta] = await this.bounded('put', name, this.bucket.file(name).getMetadata());
-      return meta.metadata?.[WRITE_ID] === writeId ? String(meta.generation) : null;
-    } catch (error) {
-      if (statusOf(error) === 404) return null;
-      throw error;
-    }
-  }
-
-  /**
-   * Streams the spool into a resumable session in chunks. After a failure, the next attempt asks the
-   * session how many bytes it holds and resumes from there with the bytes the spool still retains; a
-   * session that already finished (the reply was lost) answers its object instead.
-   */
-  private upload(
-    key: string,
-    name: string,
-    uri: string,
-    spool: Spool,
-    options: PutOptions,
-  ): Promise<FileMetadata> {
-    return this.retrying('put', name, async ({ attempt }) => {
-      try {
-        if (attempt > 1) {
-          const status = await uploadStatus(uri, this.settings.timeoutMs);
-          if (status.done !== undefined) {
-            while (!spool.ended) await spool.pull();
-            spool.confirm(spool.pulled);
-            return status.done;
-          }
-          if (status.received < spool.base) {
-            throw new SchedulerError(
-              'STORE_UNAVAILABLE',
-              `the upload session of ${this.uri(name)} lost ${spool.base - status.received} confirmed bytes; write it again`,
-            );
-          }
-          spool.confirm(status.received);
-        }
-        const file = this.bucket.file(name);
-        const offset = spool.base;
-        const stream = file.createWriteStream({
-          uri,
-          offset,
-          resumable: true,
-          chunkSize: this.settings.chunkBytes,
-          // The client checks the crc32c of a whole upload; resuming it would need the crc32c of the
-          // bytes already sent, at ~45 MB/s of CPU for every upload. The md5 check above covers resumes.
-          validation: offset === 0 ? 'crc32c' : false,
-        });
-        stream.on('response', (response: { headers?: unknown }) => {
-          const confirmed = /bytes=0-(\d+)/.exec(headerOf(response.headers, 'range') ?? '');
-          if (confirmed) spool.confirm(Number(confirmed[1]) + 1);
-        });
-        await pipeline(Readable.from(spool.from(offset)), stream);
-        spool.confirm(spool.pulled);
-        return file.metadata;
-      } catch (error) {
-        // The source failing is the caller's error, never retried: reading it again is impossible.
-        if (spool.failure !== null) throw new NotRetried(spool.failure.error);
-        const status = statusOf(error);
-        if (status === 412) throw this.preconditionFailed(key, options.ifGenerationMatch, error);
-        if (status === 404 || status === 410) {
-          throw new SchedulerError(
-            'STORE_UNAVAILABLE',
-            `the resumable upload session of ${this.uri(name)} is gone (HTTP ${status}); write it again`,
-            { cause: safeCause(error) },
-          );
-        }
-        throw error;
-      }
-    });
-  }
-
   /** Runs `attempt` under the store's retry policy (gcs-retry.ts), naming this object in errors. */
-  private retrying<T>(
+  retrying<T>(
     operation: string,
     name: string,
     attempt: (context: { attempt: number; ambiguous: boolean }) => Promise<T>,
@@ -406,7 +226,7 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   /** A small JSON API call, abandoned (and so retried) when not answered within `stallTimeoutMs`. */
-  private bounded<T>(operation: string, name: string, work: Promise<T>): Promise<T> {
+  bounded<T>(operation: string, name: string, work: Promise<T>): Promise<T> {
     return withTimeout(
       this.settings.clock,
       this.settings.stallMs,
@@ -415,11 +235,7 @@ export class GcsObjectStore implements ObjectStore {
     );
   }
 
-  private preconditionFailed(
-    key: string,
-    expected: Generation | undefined,
-    error: unknown,
-  ): PreconditionFailedError {
+  preconditionFailed(key: string, expected: Generation | undefined, error: unknown): PreconditionFailedError {
     return new PreconditionFailedError(this.location, key, expected ?? '', { cause: safeCause(error) });
   }
 
@@ -432,15 +248,9 @@ export class GcsObjectStore implements ObjectStore {
     return this.root === '' ? key : `${this.root}/${key}`;
   }
 
-  private uri(name: string): string {
+  uri(name: string): string {
     return `gs://${this.bucket.name}/${name}`;
   }
-}
-
-function preconditionOpts(expected: Generation | undefined): {
-  preconditionOpts?: { ifGenerationMatch: string | number };
-} {
-  return expected === undefined ? {} : { preconditionOpts: { ifGenerationMatch: expected } };
 }
 
 function isValidKey(key: string): boolean {

@@ -1,4 +1,5 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
+import { MemoMap } from '../util/single-flight';
 import { assertGoogleCredentials } from '../auth/credentials';
 import { SchedulerError } from '../errors';
 
@@ -49,28 +50,21 @@ export function emulatorClientOptions(hostPort: string): ClientOptions {
  * credentials are checked first: a gax client built without them leaves an unhandled rejection that
  * kills the process even when the call is caught.
  */
-const clients = new Map<string, Promise<TasksApi>>();
+// A failure (no credentials, a bad emulator address) is not kept: it may be fixed by the next call.
+const clients = new MemoMap<string, TasksApi>();
 
 export function tasksClient(endpoint: TasksEndpoint): Promise<TasksApi> {
-  const key = endpoint.emulator ?? 'cloudtasks.googleapis.com';
-  let client = clients.get(key);
-  if (!client) {
-    client = (async () => {
-      const options = endpoint.emulator ? emulatorClientOptions(endpoint.emulator) : undefined;
-      if (!options) await assertGoogleCredentials();
-      const { CloudTasksClient } = require('@google-cloud/tasks') as typeof import('@google-cloud/tasks');
-      return new CloudTasksClient(options);
-    })();
-    // A failure (no credentials, a bad emulator address) is not kept: it may be fixed by the next call.
-    client.catch(() => clients.delete(key));
-    clients.set(key, client);
-  }
-  return client;
+  return clients.get(endpoint.emulator ?? 'cloudtasks.googleapis.com', async () => {
+    const options = endpoint.emulator ? emulatorClientOptions(endpoint.emulator) : undefined;
+    if (!options) await assertGoogleCredentials();
+    const { CloudTasksClient } = require('@google-cloud/tasks') as typeof import('@google-cloud/tasks');
+    return new CloudTasksClient(options);
+  });
 }
 
 /** Closes every client's channel (tests, benchmarks, and anything that wants a clean exit). */
 export async function closeTasksClients(): Promise<void> {
-  const all = [...clients.values()];
+  const all = clients.peekAll();
   clients.clear();
   await Promise.all(all.map((c) => c.then((client) => client.close()).catch(() => undefined)));
 }

@@ -1,7 +1,12 @@
-import type { TokenBrokerSettings } from './broker';
-
 /** While waiting on another process's login, the lease itself is looked at every this many polls. */
 export const LEASE_LOOK_EVERY = 3;
+
+/** The broker's polling settings (TokenBrokerSettings). */
+export interface PollSettings {
+  pollInitialMs: number;
+  pollMaxMs: number;
+  pollFactor: number;
+}
 
 export interface PollInput {
   /** Polls done so far in this wait. */
@@ -20,7 +25,7 @@ export interface PollInput {
  * history) looks come at a growing interval, so the finished login is seen within about
  * `pollFactor - 1` of the time already waited, while a long wait costs few reads.
  */
-export function pollDelayMs(input: PollInput, settings: TokenBrokerSettings): number {
+export function pollDelayMs(input: PollInput, settings: PollSettings): number {
   if (input.lastLoginMs !== null && input.poll === 0) {
     const expectedAt = input.leaseAcquiredMs + input.lastLoginMs * 0.9;
     if (expectedAt - input.nowMs > settings.pollInitialMs) return Math.ceil(expectedAt - input.nowMs);

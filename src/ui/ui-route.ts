@@ -4,8 +4,7 @@ import { withRunRecords } from '../report/merge';
 import { ReportStore } from '../report/report-store';
 import type { Services } from '../services';
 import { notFound } from '../http/errors';
-import type { OpsRoute } from '../http/ops-routes';
-import type { AppRequest, AppResponse } from '../http/types';
+import type { AppRequest, AppResponse, OpsRoute } from '../http/types';
 import { PAGE_HEADERS, renderExecutionPage, renderListPage } from './render';
 
 /** `GET /ui` (recent executions, `?collector=&limit=` as for `GET /reports`) and `GET /ui/ID`. */

@@ -1,5 +1,5 @@
 import type * as v from 'valibot';
-import { closest } from '../config/suggest';
+import { closest } from './suggest';
 
 export interface Problem {
   /** Dotted path of the field (`collectors.dvf.schedule`, `options.years.0`). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { LogEntry } from './log';
+import type { LogEntry } from './log-entry';
 
 /**
  * Cloud Logging refuses a LogEntry over 256 KB (its quotas page: "Size of a LogEntry: 256 KB"), and

@@ -1,14 +1,8 @@
 import { fitEntry } from './log-size';
+import { SEVERITIES, type LogEntry, type Severity } from './log-entry';
 import { redact, scrub } from './secrets';
 
-export const SEVERITIES = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-export interface LogEntry {
-  severity: Severity;
-  message: string;
-  [field: string]: unknown;
-}
+export { SEVERITIES, type LogEntry, type Severity } from './log-entry';
 
 export type LogSink = (entry: LogEntry) => void;
 

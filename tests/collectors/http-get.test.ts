@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { httpGet, type GetResponse } from '../../collectors/http-get';
-import { networkCause } from '../../src/dispatch/network-errors';
+import { networkCause } from '../../src/util/network-errors';
 import { PermanentError } from '../../src/runtime/errors';
 import { startServer, type TestServer } from '../support/http';
 import { refusedUrl, selfSignedServer } from '../support/network-failures';

@@ -11,7 +11,7 @@ import { createFunctionHandler } from '../../src/http/function-handler';
 import { passJsonParseErrorsThrough } from '../../src/http/json-parse-errors';
 import { CollectorRegistry } from '../../src/runtime/registry';
 import { SkipRun } from '../../src/runtime/errors';
-import { createServices } from '../../src/services';
+import { createServices } from '../../src/create-services';
 import { createLogger, type LogEntry } from '../../src/util/log';
 import {
   makeSigningKey,

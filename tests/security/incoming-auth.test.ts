@@ -9,7 +9,7 @@ import { createFunctionHandler } from '../../src/http/function-handler';
 import { CollectorRegistry } from '../../src/runtime/registry';
 import { envSecretSource } from '../../src/secrets/env-source';
 import { SecretManagerSource } from '../../src/secrets/secret-manager';
-import { createServices } from '../../src/services';
+import { createServices } from '../../src/create-services';
 import { FakeClock } from '../support/fake-clock';
 import {
   startGoogleCertsServer,

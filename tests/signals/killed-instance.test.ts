@@ -6,7 +6,7 @@ import request from 'supertest';
 import { parseConfig } from '../../src/config/load';
 import type { TickClaimRecord } from '../../src/execution/tick-claim';
 import { createFunctionHandler } from '../../src/http/function-handler';
-import { createServices, type Services } from '../../src/services';
+import { createServices, type Services } from '../../src/create-services';
 import { openStore } from '../../src/store/open';
 import { readJson, type ObjectStore } from '../../src/store/types';
 import { post, startFunction } from '../support/children';

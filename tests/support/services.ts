@@ -1,6 +1,6 @@
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
-import { createServices, type ServiceOptions, type Services } from '../../src/services';
+import { createServices, type ServiceOptions, type Services } from '../../src/create-services';
 import { createLogger, type LogEntry, type Logger } from '../../src/util/log';
 
 export function captureLogger(): { logger: Logger; entries: LogEntry[] } {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorMessage } from '../../errors';
-import { SingleFlight } from '../../token/single-flight';
+import { SingleFlight } from '../../util/single-flight';
 import { registerSecret, scrub } from '../../util/secrets';
 import { bearerToken, denied, type CallerCheck, type CallerVerdict } from './types';
 

@@ -1,9 +1,4 @@
-import {
-  backoffDelayMs,
-  isRetryableStatus,
-  networkErrorCode,
-  parseRetryAfter,
-} from '../../src/dispatch/retry';
+import { backoffDelayMs, isRetryableStatus, networkErrorCode, parseRetryAfter } from '../../src/util/retry';
 
 describe('retry policy', () => {
   it.each([

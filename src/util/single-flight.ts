@@ -68,3 +68,64 @@ interface Flight<T> {
   waiters: number;
   promise: Promise<T>;
 }
+
+/**
+ * An async value loaded on first use and kept: callers at the same time share one load, and a failed
+ * load is forgotten, so the next call tries again (a missing credential may be fixed, an outage may end).
+ * `onFailure` runs when a failure is forgotten (to reset whatever else remembered it).
+ */
+export class Memo<T> {
+  private value: Promise<T> | null = null;
+
+  constructor(
+    private readonly load: () => Promise<T>,
+    private readonly onFailure?: (error: unknown) => void,
+  ) {}
+
+  get(): Promise<T> {
+    if (this.value) return this.value;
+    const loading = this.load();
+    this.value = loading;
+    loading.catch((error: unknown) => {
+      if (this.value !== loading) return;
+      this.value = null;
+      this.onFailure?.(error);
+    });
+    return loading;
+  }
+
+  /** The value kept or loading, without starting a load. */
+  peek(): Promise<T> | null {
+    return this.value;
+  }
+
+  /** Forgets the value: the next `get` loads again. */
+  clear(): void {
+    this.value = null;
+  }
+}
+
+/** `Memo` by key: one value per key, each loaded on first use, a failed load forgotten. */
+export class MemoMap<K, T> {
+  private readonly values = new Map<K, Promise<T>>();
+
+  get(key: K, load: (key: K) => Promise<T>): Promise<T> {
+    const kept = this.values.get(key);
+    if (kept) return kept;
+    const loading = load(key);
+    this.values.set(key, loading);
+    loading.catch(() => {
+      if (this.values.get(key) === loading) this.values.delete(key);
+    });
+    return loading;
+  }
+
+  /** The values kept or loading (to close them). */
+  peekAll(): Promise<T>[] {
+    return [...this.values.values()];
+  }
+
+  clear(): void {
+    this.values.clear();
+  }
+}

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
-import { networkCause } from '../../src/dispatch/network-errors';
-import { networkErrorCode } from '../../src/dispatch/retry';
+import { networkCause } from '../../src/util/network-errors';
+import { networkErrorCode } from '../../src/util/retry';
 import { collectorServer } from '../support/collector-servers';
 import type { TestServer } from '../support/http';
 import { refusedUrl, selfSignedServer, UNRESOLVABLE_HOST } from '../support/network-failures';
