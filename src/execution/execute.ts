@@ -53,25 +53,12 @@ export async function execute(
   const deadlineMs = config.scheduler.deadlineSeconds * 1000;
   const budget = new ReportBudget(clock, config.scheduler.reportBudgetSeconds * 1000);
   const reports = new ReportStore(services.stores.reports, log, () => clock.now());
-  const claim = await claimTick(
-    {
-      state: services.stores.state,
-      clock,
-      logger: log,
-      hasReport: async (id) => (await services.stores.reports.get(reportKey(id))) !== null,
-    },
-    trigger,
-    selection,
+  const { claim, admitted } = await claimAndAdmit(services, trigger, selection, plan, {
     executionId,
-    deadlineMs + budget.seconds * 1000,
-  );
-  let admitted: AdmittedRuns;
-  try {
-    admitted = await admitRuns(services, plan, executionId, { force: trigger.force, mode });
-  } catch (error) {
-    await claim?.release();
-    throw error;
-  }
+    mode,
+    log,
+    claimTtlMs: deadlineMs + budget.seconds * 1000,
+  });
   log.info('execution started', {
     trigger: trigger.source,
     kind: selection.kind,
@@ -87,23 +74,11 @@ export async function execute(
       await claim?.release();
       throw error;
     }
-    const dispatched = await dispatchUntilDeadline(dispatcherFor(services, mode), targets, {
-      clock,
-      deadlineMs,
-      deadlineReason: new SchedulerError(
-        'COLLECTOR_TIMEOUT',
-        `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
-      ),
-      shutdown: services.shutdown,
+    const dispatched = await dispatchRuns(services, mode, targets, admitted, {
+      startMs,
       budget,
       force: trigger.force,
       onProgress,
-      beforeDispatch: dispatchGate(
-        services,
-        new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
-        startMs,
-        deadlineMs,
-      ),
     });
     const { stoppedBy, dispatchedAny } = dispatched;
     const outcomes = await settleRuns(services, admitted, dispatched.outcomes, executionId, mode);
@@ -119,15 +94,7 @@ export async function execute(
         ...(admitted.backfill ? { backfill: admitted.backfill } : {}),
       },
       outcomes,
-      warnings: [
-        // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
-        ...outcomes.flatMap((o) =>
-          typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
-        ),
-        ...admitted.warnings,
-        ...(cancelled ? [errorMessage(stoppedBy)] : []),
-        ...(giveBack ? ['nothing was dispatched: the tick was given back, so a retry runs it'] : []),
-      ],
+      warnings: reportWarnings(outcomes, admitted.warnings, cancelled ? stoppedBy : null, giveBack),
     });
     const saved = await saveWithinBudget(reports, report, budget, log);
     if (claim) {
@@ -144,6 +111,91 @@ export async function execute(
     budget.clear();
     await admitted.done();
   }
+}
+
+/**
+ * The tick's claim (null for a run that is not a tick), then the runs admitted under it; when admission
+ * fails, the claim is given back so that a retry of the tick runs it.
+ */
+async function claimAndAdmit(
+  services: Services,
+  trigger: Trigger,
+  selection: Selection,
+  plan: Awaited<ReturnType<typeof planRuns>>,
+  at: { executionId: string; mode: DispatchMode; log: Logger; claimTtlMs: number },
+): Promise<{ claim: Awaited<ReturnType<typeof claimTick>>; admitted: AdmittedRuns }> {
+  const claim = await claimTick(
+    {
+      state: services.stores.state,
+      clock: services.clock,
+      logger: at.log,
+      hasReport: async (id) => (await services.stores.reports.get(reportKey(id))) !== null,
+    },
+    trigger,
+    selection,
+    at.executionId,
+    at.claimTtlMs,
+  );
+  try {
+    const admitted = await admitRuns(services, plan, at.executionId, { force: trigger.force, mode: at.mode });
+    return { claim, admitted };
+  } catch (error) {
+    await claim?.release();
+    throw error;
+  }
+}
+
+/** Dispatches the admitted runs until the execution's deadline, each through its dispatch gate. */
+function dispatchRuns(
+  services: Services,
+  mode: DispatchMode,
+  targets: DispatchTarget[],
+  admitted: AdmittedRuns,
+  options: {
+    startMs: number;
+    budget: ReportBudget;
+    force: boolean;
+    onProgress: ProgressListener | undefined;
+  },
+): ReturnType<typeof dispatchUntilDeadline> {
+  const { config, clock } = services;
+  const deadlineMs = config.scheduler.deadlineSeconds * 1000;
+  return dispatchUntilDeadline(dispatcherFor(services, mode), targets, {
+    clock,
+    deadlineMs,
+    deadlineReason: new SchedulerError(
+      'COLLECTOR_TIMEOUT',
+      `execution deadline of ${config.scheduler.deadlineSeconds} s (scheduler.deadline_seconds) reached; aborted`,
+    ),
+    shutdown: services.shutdown,
+    budget: options.budget,
+    force: options.force,
+    onProgress: options.onProgress,
+    beforeDispatch: dispatchGate(
+      services,
+      new Map(targets.map((t, i) => [t, admitted.runs[i]!])),
+      options.startMs,
+      deadlineMs,
+    ),
+  });
+}
+
+/** The report's warnings: what dispatchers adjusted, what admission noted, a stop, a tick given back. */
+function reportWarnings(
+  outcomes: Awaited<ReturnType<typeof settleRuns>>,
+  admissionWarnings: readonly string[],
+  stoppedBy: unknown,
+  givenBack: boolean,
+): string[] {
+  return [
+    // Dispatchers note what they had to adjust (e.g. a deadline clamped to Cloud Tasks' limits).
+    ...outcomes.flatMap((o) =>
+      typeof o.extra?.['warning'] === 'string' ? [`${o.name}: ${o.extra['warning']}`] : [],
+    ),
+    ...admissionWarnings,
+    ...(stoppedBy !== null ? [errorMessage(stoppedBy)] : []),
+    ...(givenBack ? ['nothing was dispatched: the tick was given back, so a retry runs it'] : []),
+  ];
 }
 
 /** A tick that selects no collector: logged and answered, but no report (it would bury the real ones). */

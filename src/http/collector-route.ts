@@ -44,23 +44,8 @@ export async function collectorRoute(
       },
     };
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(request.body?.toString('utf8') || 'null');
-  } catch {
-    return errorResponse(
-      new RequestError(
-        'request body is not JSON; expected the dispatch payload {executionId, collector, scheduledTime, attempt}',
-      ),
-      services.logger,
-    );
-  }
-  let payload: DispatchPayload;
-  try {
-    payload = withQueueAttempt(parsePayload(input, name), request);
-  } catch (error) {
-    return errorResponse(error, services.logger);
-  }
+  const payload = readPayload(services, name, request);
+  if ('status' in payload) return payload;
   const { collector, configured } = resolved;
   const runtime = withCallerSignal(collectorRuntime(services), request.signal);
   if (payload.fanOut) {
@@ -108,6 +93,26 @@ export async function collectorRoute(
   // A shard's outcome is one part of its run's: pause_after_failures counts runs, not shards.
   if (queued && !shard) await countQueuedRun(services, configured, record);
   return { status: httpStatus, body: { run: record } };
+}
+
+/** The dispatch payload of a delivery for `name`, or the 400 that names what is wrong with it. */
+function readPayload(services: Services, name: string, request: AppRequest): DispatchPayload | AppResponse {
+  let input: unknown;
+  try {
+    input = JSON.parse(request.body?.toString('utf8') || 'null');
+  } catch {
+    return errorResponse(
+      new RequestError(
+        'request body is not JSON; expected the dispatch payload {executionId, collector, scheduledTime, attempt}',
+      ),
+      services.logger,
+    );
+  }
+  try {
+    return withQueueAttempt(parsePayload(input, name), request);
+  } catch (error) {
+    return errorResponse(error, services.logger);
+  }
 }
 
 /** Cloud Tasks sends the same body on every retry; its retry-count header says which attempt this is. */

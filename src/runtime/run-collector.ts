@@ -63,24 +63,7 @@ export async function runCollector(
     executionId: payload.executionId,
     ...(payload.shard === undefined ? {} : { shard: payload.shard }),
   });
-  const first: RunRecord = {
-    collector: name,
-    executionId: payload.executionId,
-    scheduledTime: scheduledTime.toISOString(),
-    attempt: payload.attempt,
-    status: 'running',
-    startTime: isoTime(started),
-    endTime: null,
-    durationSeconds: null,
-    error: null,
-    errorType: null,
-    retryable: false,
-    reason: null,
-    result: null,
-    manifest: null,
-    expiresAt: isoTime(started + timeoutSeconds * 1000),
-    ...(payload.shard === undefined ? {} : { shard: payload.shard }),
-  };
+  const first = runningRecord(payload, started, timeoutSeconds);
   const claim = await claimRunRecord(runtime.stores.state, first, runLog);
   const log = runLog.child({ attempt: claim.attempt });
   // The attempt as recorded: in Cloud Tasks mode every delivery carries attempt 1 in its body.
@@ -105,22 +88,12 @@ export async function runCollector(
   });
   let record: RunRecord;
   try {
-    let options: unknown;
-    try {
-      options = collector.parseOptions(payload.options);
-    } catch (error) {
-      throw error instanceof PermanentError
-        ? error
-        : new PermanentError(`invalid options for ${name}: ${errorMessage(error)}`, {
-            cause: error,
-          });
-    }
     const ctx: CollectorContext<unknown> = {
       collector: name,
       executionId: payload.executionId,
       scheduledTime,
       attempt: claim.attempt,
-      options,
+      options: parseRunOptions(collector, name, payload.options),
       output,
       state: runtime.stores.state.scope(`collectors/${name}`),
       fetch: runtime.fetch,
@@ -137,44 +110,7 @@ export async function runCollector(
     const manifest = await output.finish();
     record = { ...base, status: 'success', result, manifest };
   } catch (error) {
-    if (error instanceof SkipRun) {
-      record = { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
-    } else if (!timeout.signal.aborted && isCancellation(signal.reason)) {
-      record = {
-        ...base,
-        status: 'cancelled',
-        error: scrub(errorMessage(signal.reason)),
-        errorType: 'Cancelled',
-        // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
-        retryable: true,
-        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
-      };
-    } else if (!timeout.signal.aborted && stop?.aborted && signal.reason === stop.reason) {
-      // Stopped from outside (its group lease was lost): the reason says why; a later delivery may redo it.
-      const reason = (stop.reason as { reason?: unknown } | null)?.reason;
-      record = {
-        ...base,
-        status: 'failed',
-        error: scrub(errorMessage(stop.reason)),
-        errorType: errorType(stop.reason),
-        ...(typeof reason === 'string' ? { reason } : {}),
-        retryable: true,
-        manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
-      };
-    } else {
-      // Its timeout, or its caller stopping to wait (the scheduler's deadline): a timeout either way.
-      const timedOut = signal.aborted;
-      const retryable = timedOut || isRetryableRunError(error);
-      record = {
-        ...base,
-        status: 'failed',
-        error: scrub(errorMessage(timedOut ? signal.reason : error)),
-        errorType: timedOut ? 'Timeout' : errorType(error),
-        retryable,
-        // What was written before the failure is still listed, so nothing is orphaned.
-        manifest: output.hasContent() ? await output.finish().catch(() => null) : null,
-      };
-    }
+    record = await endedRecord(base, error, { timeout: timeout.signal, signal, stop }, output);
   } finally {
     timeout.clear();
   }
@@ -189,6 +125,90 @@ export async function runCollector(
   await claim.finish(record);
   const retry = (record.status === 'failed' || record.status === 'cancelled') && record.retryable;
   return { record, httpStatus: retry ? 503 : 200 };
+}
+
+/** The record a run starts with: running, until its timeout from `started`. */
+function runningRecord(payload: CollectorRun, started: number, timeoutSeconds: number): RunRecord {
+  return {
+    collector: payload.collector,
+    executionId: payload.executionId,
+    scheduledTime: new Date(payload.scheduledTime).toISOString(),
+    attempt: payload.attempt,
+    status: 'running',
+    startTime: isoTime(started),
+    endTime: null,
+    durationSeconds: null,
+    error: null,
+    errorType: null,
+    retryable: false,
+    reason: null,
+    result: null,
+    manifest: null,
+    expiresAt: isoTime(started + timeoutSeconds * 1000),
+    ...(payload.shard === undefined ? {} : { shard: payload.shard }),
+  };
+}
+
+/** The collector's own options; options it refuses are a permanent failure (no retry can fix them). */
+function parseRunOptions(collector: Collector<unknown>, name: string, raw: CollectorRun['options']): unknown {
+  try {
+    return collector.parseOptions(raw);
+  } catch (error) {
+    throw error instanceof PermanentError
+      ? error
+      : new PermanentError(`invalid options for ${name}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The record of a run that threw: skipped, cancelled (the process is stopping), failed because it was
+ * stopped from outside (its group lease was lost), or failed on its own or its timeout.
+ */
+async function endedRecord(
+  base: RunRecord,
+  error: unknown,
+  signals: { timeout: AbortSignal; signal: AbortSignal; stop: AbortSignal | undefined },
+  output: RawOutput,
+): Promise<RunRecord> {
+  const { timeout, signal, stop } = signals;
+  if (error instanceof SkipRun) {
+    return { ...base, status: 'skipped', reason: error.reason, error: scrub(error.message) };
+  }
+  if (!timeout.aborted && isCancellation(signal.reason)) {
+    return {
+      ...base,
+      status: 'cancelled',
+      error: scrub(errorMessage(signal.reason)),
+      errorType: 'Cancelled',
+      // Another delivery (a Cloud Tasks retry, the tick's retry) may run it to the end.
+      retryable: true,
+      manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+    };
+  }
+  if (!timeout.aborted && stop?.aborted && signal.reason === stop.reason) {
+    // Stopped from outside (its group lease was lost): the reason says why; a later delivery may redo it.
+    const reason = (stop.reason as { reason?: unknown } | null)?.reason;
+    return {
+      ...base,
+      status: 'failed',
+      error: scrub(errorMessage(stop.reason)),
+      errorType: errorType(stop.reason),
+      ...(typeof reason === 'string' ? { reason } : {}),
+      retryable: true,
+      manifest: output.objects().length > 0 ? await output.finish().catch(() => null) : null,
+    };
+  }
+  // Its timeout, or its caller stopping to wait (the scheduler's deadline): a timeout either way.
+  const timedOut = signal.aborted;
+  return {
+    ...base,
+    status: 'failed',
+    error: scrub(errorMessage(timedOut ? signal.reason : error)),
+    errorType: timedOut ? 'Timeout' : errorType(error),
+    retryable: timedOut || isRetryableRunError(error),
+    // What was written before the failure is still listed, so nothing is orphaned.
+    manifest: output.hasContent() ? await output.finish().catch(() => null) : null,
+  };
 }
 
 /**
