@@ -184,7 +184,7 @@ async function configLoad(dir, farm) {
 /** The run's overlap check (cli/run.ts) on the 5,000 collectors: no group, then 50 members in 5 groups. */
 async function overlapCheck(dir, farm) {
   const { parseConfig } = require(`${dist}/config/load.js`);
-  const { createServices } = require(`${dist}/services.js`);
+  const { createServices } = require(`${dist}/create-services.js`);
   const { warnAboutOverlaps } = require(`${dist}/cli/run.js`);
   const { createLogger } = require(`${dist}/util/log.js`);
   const result = {};

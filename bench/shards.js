@@ -93,7 +93,7 @@ async function main() {
   const root = path.resolve(__dirname, '..');
   const dist = path.join(root, 'dist/src');
   const { loadConfig } = require(`${dist}/config/load.js`);
-  const { createServices } = require(`${dist}/services.js`);
+  const { createServices } = require(`${dist}/create-services.js`);
   const { createApp } = require(`${dist}/http/app.js`);
   const { close, createNodeServer, listen } = require(`${dist}/http/node-server.js`);
   const { CollectorRegistry } = require(`${dist}/runtime/registry.js`);

@@ -6,17 +6,30 @@ import { DISPATCH_MODES } from '../config/types';
 import type { ServiceOptions } from '../create-services';
 import type { GcloudRunner } from '../deploy/gcloud';
 import { CollectorRegistry } from '../runtime/registry';
-import { backfillCommand } from './backfill';
-import { collectCommand } from './collect';
-import { deployCommand } from './deploy';
-import { historyCommand } from './history';
-import { pauseCommand, resumeCommand } from './pause';
-import { planCommand } from './plan';
-import { queuesCommand } from './queues';
 import { runCommand } from './run';
-import { statusCommand } from './status';
 import type { StopSignals } from './stop-signals';
 import type { CliIO, GlobalOptions, ServicesLoader } from './types';
+
+// Each command's module loads when that command runs: `scheduler run` does not pay for deploy, plan,
+// status and the others at start-up.
+const backfillCommand: typeof import('./backfill').backfillCommand = (...args) =>
+  (require('./backfill') as typeof import('./backfill')).backfillCommand(...args);
+const collectCommand: typeof import('./collect').collectCommand = (...args) =>
+  (require('./collect') as typeof import('./collect')).collectCommand(...args);
+const deployCommand: typeof import('./deploy').deployCommand = (...args) =>
+  (require('./deploy') as typeof import('./deploy')).deployCommand(...args);
+const historyCommand: typeof import('./history').historyCommand = (...args) =>
+  (require('./history') as typeof import('./history')).historyCommand(...args);
+const planCommand: typeof import('./plan').planCommand = (...args) =>
+  (require('./plan') as typeof import('./plan')).planCommand(...args);
+const queuesCommand: typeof import('./queues').queuesCommand = (...args) =>
+  (require('./queues') as typeof import('./queues')).queuesCommand(...args);
+const statusCommand: typeof import('./status').statusCommand = (...args) =>
+  (require('./status') as typeof import('./status')).statusCommand(...args);
+const pauseCommand: typeof import('./pause').pauseCommand = (...args) =>
+  (require('./pause') as typeof import('./pause')).pauseCommand(...args);
+const resumeCommand: typeof import('./pause').resumeCommand = (...args) =>
+  (require('./pause') as typeof import('./pause')).resumeCommand(...args);
 
 /** What the commands share: the scrubbed output, the services, the stop signals, the exit code. */
 export interface CommandContext {

@@ -1,4 +1,4 @@
-import { visit, type Document, type Scalar } from 'yaml';
+import type { Document, Scalar } from 'yaml';
 
 export interface InterpolationProblem {
   node: Scalar;
@@ -25,6 +25,9 @@ export function interpolate(
 ): { problems: InterpolationProblem[]; empty: EmptyReference[] } {
   const problems: InterpolationProblem[] = [];
   const empty: EmptyReference[] = [];
+  // Loaded here, on the careful path only: the fast path (fast-parse.ts) uses substitute and retype,
+  // and loading the yaml library cost a run of 5,000 collectors 30 ms of start-up.
+  const { visit } = require('yaml') as typeof import('yaml');
   visit(doc, {
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;

@@ -1,19 +1,16 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as v from 'valibot';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { applyCollectorOptions, type CollectorOptionsSpec } from './collector-options';
 import { SchedulerError } from '../errors';
 import { ConfigError, type ConfigProblem } from './errors';
 import { parseLocation } from '../store/location';
-import { checkAliases } from './aliases';
-import { duplicateKeys } from './unique-keys';
 import { fastParse } from './fast-parse';
 import { interpolate } from './interpolate';
 import { normalise } from './normalise';
 import { configSchema, type RawConfig } from './schema';
 import { closest } from '../util/suggest';
-import { describeConfigIssue, locate, pathOfNode } from './locate';
 import type { Config } from './types';
 
 export const DEFAULT_CONFIG_FILE = 'config/config.yaml';
@@ -100,6 +97,12 @@ interface Located {
 
 /** The careful path: the yaml Document (positions kept), its aliases bounded, interpolated, as JS. */
 function readDocument(text: string, source: string, env: Env): { input: unknown; where: Located } {
+  // The careful path's modules load when it first runs: the yaml library alone was 30 ms of every
+  // command's start-up, for files the fast path reads without it.
+  const { LineCounter, parseDocument } = require('yaml') as typeof import('yaml');
+  const { checkAliases } = require('./aliases') as typeof import('./aliases');
+  const { duplicateKeys } = require('./unique-keys') as typeof import('./unique-keys');
+  const { pathOfNode } = require('./locate') as typeof import('./locate');
   const lineCounter = new LineCounter();
   // Duplicate keys are found below, in one pass (unique-keys.ts), rather than by the library.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
@@ -174,6 +177,8 @@ function checkInput(
   where: Located | null,
 ): Config | null {
   const lineOf = (offset: number | undefined) => where?.lineOf(offset) ?? null;
+  // Only the careful path names lines, and it has loaded the yaml library already.
+  const locating = where ? (require('./locate') as typeof import('./locate')) : null;
   const fail = (problems: ConfigProblem[]): null => {
     if (where) throw new ConfigError(source, problems);
     return null;
@@ -188,14 +193,16 @@ function checkInput(
   if (!result.success) {
     return fail(
       result.issues.map((issue) =>
-        where ? describeConfigIssue(issue, where.doc, lineOf) : { path: '', line: null, message: '' },
+        where && locating
+          ? locating.describeConfigIssue(issue, where.doc, lineOf)
+          : { path: '', line: null, message: '' },
       ),
     );
   }
 
   const crossProblems: ConfigProblem[] = [];
   const complain = (keyPath: string, message: string) => {
-    const line = where ? lineOf(locate(where.doc, keyPath.split('.'))) : null;
+    const line = where && locating ? lineOf(locating.locate(where.doc, keyPath.split('.'))) : null;
     crossProblems.push({ path: keyPath, line, message });
   };
   const raw = result.output as RawConfig;

@@ -82,6 +82,9 @@ export function createNodeTransport(clock: Clock, maxSockets: number): HttpTrans
           port: u.port || (secure ? 443 : 80),
           path: `${u.pathname}${u.search}`,
           agent: secure ? agents.https : agents.http,
+          // TLS only: for plain http the agent would otherwise work out a server name (host header,
+          // IP check) on every request and never use it.
+          ...(secure ? {} : { servername: '' }),
           ...(u.username
             ? { auth: `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` }
             : {}),
