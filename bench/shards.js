@@ -1,6 +1,6 @@
 'use strict';
 // Sharded collector benchmark (issue 15): PLU over 35,000 communes, `shards: true`, tasks mode, against
-// the tests' loopback Cloud Tasks server (tests/support/tasks-server.ts, in a child process so its CPU
+// the tests' loopback Cloud Tasks server (tests/support/tasks-server/, in a child process so its CPU
 // and memory are not ours; it answers each gRPC call after ANSWER_DELAY_MS, so calls overlap and the
 // most in flight at the server measures the creation concurrency; its queue is paused: nothing runs).
 //  1. The execution (POST /run): lists the shards, writes the shard index, creates one fan-out task.
@@ -26,7 +26,7 @@ if (process.argv[2] === 'server') serve();
 
 /** The child: a TasksServer with a paused queue; answers `stats` and `fanOut` over IPC. */
 function serve() {
-  const { startTasksServer } = require('../tests/support/tasks-server.ts');
+  const { startTasksServer } = require('../tests/support/tasks-server/index.ts');
   startTasksServer({ project: PROJECT, answerDelayMs: ANSWER_DELAY_MS }).then((server) => {
     server.createQueue('collectors', { paused: true });
     process.on('message', (m) => {
