@@ -1,4 +1,5 @@
 import { errorMessage } from '../../src/errors';
+import { parseFeatureCollection } from '../geojson';
 import type { CollectorContext, CollectorResult } from '../../src/runtime/contract';
 import { PermanentError } from '../../src/runtime/errors';
 import { getJson, requestUpstream, type UpstreamDeps } from '../../src/runtime/upstream';
@@ -56,7 +57,7 @@ export async function runApi(ctx: CollectorContext<InseeContoursOptions>): Promi
           url,
           headers: { accept: 'application/geo+json, application/json' },
         });
-        const collection = parseFeatureCollection(response.body, url);
+        const collection = parseFeatureCollection<FeatureCollection>(response.body, url);
         if (collection.features.length === 0)
           throw new PermanentError(
             `${redactUrl(url)} answered no commune: is ${dep} a département the API knows?`,
@@ -132,22 +133,4 @@ async function servedVersion(
     });
     return null;
   }
-}
-
-function parseFeatureCollection(body: Buffer, url: string): FeatureCollection {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new PermanentError(`${redactUrl(url)} did not answer GeoJSON`, {}, 'UPSTREAM_INVALID');
-  }
-  const fc = parsed as Partial<FeatureCollection> | null;
-  if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    throw new PermanentError(
-      `${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`,
-      {},
-      'UPSTREAM_INVALID',
-    );
-  }
-  return fc as FeatureCollection;
 }

@@ -1,4 +1,5 @@
-import { PermanentError, UpstreamHttpError } from '../../src/runtime/errors';
+import { UpstreamHttpError } from '../../src/runtime/errors';
+import { parseFeatureCollection } from '../geojson';
 import { requestUpstream, type UpstreamDeps } from '../../src/runtime/upstream';
 import { redactUrl } from '../../src/util/url';
 import type { Geometry } from './geometry';
@@ -95,31 +96,13 @@ export class GpuClient {
     } finally {
       this.requests++;
     }
-    const collection = parseFeatureCollection(response.body, url);
+    const collection = parseFeatureCollection<FeatureCollection>(response.body, url);
     const matched = collection.numberMatched ?? collection.totalFeatures;
     const capped =
       collection.features.length >= this.cap ||
       (typeof matched === 'number' && matched > collection.features.length);
     return { collection, body: response.body, capped };
   }
-}
-
-function parseFeatureCollection(body: Buffer, url: string): FeatureCollection {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new PermanentError(`${redactUrl(url)} did not answer JSON`, {}, 'UPSTREAM_INVALID');
-  }
-  const fc = parsed as Partial<FeatureCollection> | null;
-  if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    throw new PermanentError(
-      `${redactUrl(url)} answered JSON that is not a GeoJSON FeatureCollection`,
-      {},
-      'UPSTREAM_INVALID',
-    );
-  }
-  return fc as FeatureCollection;
 }
 
 /**

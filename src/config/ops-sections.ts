@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import type { CredentialRef } from '../secrets/types';
 import type { Complain } from './errors';
+import { envName, secretVersion } from './name-schemas';
 
 /**
  * The operations sections of the config: `alerts` (who hears about a collector that keeps failing)
@@ -8,17 +9,6 @@ import type { Complain } from './errors';
  * `monitoring` and `cloud_functions` sections map onto them when they are absent.
  */
 
-const envName = v.pipe(
-  v.string(),
-  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'),
-);
-const secretVersion = v.pipe(
-  v.string(),
-  v.regex(
-    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
-    'must look like projects/P/secrets/S/versions/V',
-  ),
-);
 const httpUrl = v.pipe(
   v.string(),
   v.check((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), 'is not an http(s) URL'),

@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { compileSchedule, isValidTimezone } from '../schedule/cron';
 import { schedulerSchedulingKeys, schedulingKeys } from './scheduling';
 import { alertsSchema, deploySchema } from './ops-sections';
+import { envName, secretVersion } from './name-schemas';
 import { AUTH_TYPES, DISPATCH_MODES } from './types';
 
 /**
@@ -73,17 +74,6 @@ export const retrySchema = v.strictObject({
 });
 
 const authType = v.picklist(AUTH_TYPES, `must be one of ${AUTH_TYPES.join(', ')}`);
-const envName = v.pipe(
-  v.string(),
-  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'),
-);
-const secretVersion = v.pipe(
-  v.string(),
-  v.regex(
-    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
-    'must look like projects/P/secrets/S/versions/V',
-  ),
-);
 
 const authSchema = v.strictObject({
   type: authType,
